@@ -1,0 +1,35 @@
+/*
+ * sse_record: FastCGI records for the streaming phase.
+ *
+ * libfcgi accepts a request and reads its parameters; after that the worker
+ * writes the response itself on a non-blocking socket, so that one slow
+ * client never stalls the others. A response is a series of FCGI_STDOUT
+ * records (8-byte header, up to 65535 content bytes, no padding), an empty
+ * FCGI_STDOUT record, and FCGI_END_REQUEST.
+ */
+#ifndef SSE_RECORD_H
+#define SSE_RECORD_H
+
+#include <stddef.h>
+
+struct sse_buf;
+
+#define SSE_RECORD_HEADER      8
+#define SSE_RECORD_CONTENT_MAX 65535
+
+/* Number of bytes sse_record_stdout appends for n content bytes. */
+size_t sse_record_stdout_len(size_t n);
+
+/* Append FCGI_STDOUT records for request_id carrying data[0..n). n == 0
+ * appends nothing, since an empty record would end the stream. Returns 0,
+ * or -1 if out would pass its ceiling (out is left unchanged). */
+int sse_record_stdout(struct sse_buf *out, unsigned request_id,
+                      const void *data, size_t n);
+
+/* Append the end of a response: an empty FCGI_STDOUT record, then
+ * FCGI_END_REQUEST with app_status and FCGI_REQUEST_COMPLETE. Returns 0 or -1
+ * as sse_record_stdout. */
+int sse_record_end(struct sse_buf *out, unsigned request_id,
+                   unsigned app_status);
+
+#endif /* SSE_RECORD_H */
