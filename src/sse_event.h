@@ -42,7 +42,7 @@ size_t sse_event_encoded_len(const struct sse_event *ev);
 
 /* Check every field of ev, with data_max as the limit on data bytes.
  * Returns NULL if ev may be sent, or a static one-line reason, e.g.
- * "event name contains CR or LF". */
+ * "event name contains CR, LF or NUL". */
 const char *sse_event_check(const struct sse_event *ev, size_t data_max);
 
 /* Check one field alone. Each returns NULL or a static reason. */

@@ -82,7 +82,7 @@ int sse_wire_ack_decode(const void *frame, size_t n, struct sse_wire_ack *a);
 int sse_wire_deliver_encode(unsigned flags, const struct sse_event *ev,
                             struct sse_buf *out);
 
-/* Decode a deliver frame: *flags, and *sse/*sse_len as a view of the SSE
+/* Decode a deliver frame: *flags, and *sse and *sse_len as a view of the SSE
  * bytes. Returns 0, or -1 if the frame is not a deliver frame. */
 int sse_wire_deliver_decode(const void *frame, size_t n, unsigned *flags,
                             const char **sse, size_t *sse_len);

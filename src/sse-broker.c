@@ -1,0 +1,392 @@
+/*
+ * sse-broker: the long-lived forwarder between publishers and workers.
+ *
+ * sse-push connects a DEALER to the broker's ROUTER socket and sends
+ * publish frames; the broker checks each, encodes the event once into the
+ * exact bytes streams send, puts it on its XPUB socket under the key's topic,
+ * and only then acknowledges it. Workers connect SUB sockets to the XPUB
+ * side; their subscriptions travel to the broker, so each worker receives
+ * only the keys its clients hold. XPUB_NODROP turns a full subscriber queue
+ * into a refusal the publisher sees, never a silent drop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "sse_buf.h"
+#include "sse_config.h"
+#include "sse_event.h"
+#include "sse_key.h"
+#include "sse_log.h"
+#include "sse_opt.h"
+#include "sse_wire.h"
+#include "sse_xmalloc.h"
+
+#define SEND_WAIT_MS 1000   /* how long a full subscriber queue may delay */
+
+enum {
+    O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_LOGLEVEL, O_CHECK,
+    O_HELP, O_VERSION, O_COUNT
+};
+
+static const struct sse_opt opts[O_COUNT] = {
+    [O_RUNDIR] = { "rundir", 0, SSE_OPT_STR, "SSE_RUNDIR", 0, 0, "DIR",
+        "runtime directory (default " SSE_RUNDIR_DEFAULT ")" },
+    [O_PUB] = { "pub-endpoint", 0, SSE_OPT_STR, "SSE_PUB_ENDPOINT", 0, 0,
+        "EP", "where workers subscribe (default ipc://RUNDIR/pub.sock)" },
+    [O_PUSH] = { "push-endpoint", 0, SSE_OPT_STR, "SSE_PUSH_ENDPOINT", 0, 0,
+        "EP", "where sse-push publishes (default ipc://RUNDIR/push.sock)" },
+    [O_MODE] = { "socket-mode", 0, SSE_OPT_STR, "SSE_SOCKET_MODE", 0, 0,
+        "OCTAL", "permissions of ipc socket files (default 0660)" },
+    [O_DATAMAX] = { "data-max", 0, SSE_OPT_NUM, "SSE_DATA_MAX", 0,
+        64 * 1024 * 1024, "BYTES", "largest message accepted (default 262144)" },
+    [O_HWM] = { "hwm", 0, SSE_OPT_NUM, "SSE_HWM", 1, 100000000, "N",
+        "events queued per worker before publishers are refused "
+        "(default 100000)" },
+    [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
+        "LEVEL", "error, warn, info or debug (default info)" },
+    [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "check the configuration and exit" },
+    [O_HELP] = { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "show this help and exit" },
+    [O_VERSION] = { "version", 'V', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "show the version and exit" },
+};
+
+struct broker {
+    void           *ctx;
+    void           *router;    /* publishers */
+    void           *xpub;      /* workers */
+    size_t          data_max;
+    struct sse_buf  frame;     /* scratch for encoding */
+    unsigned long   published; /* events accepted, for the exit log */
+    unsigned long   refused;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static const char *
+env(const char *name)
+{
+    return getenv(name);
+}
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+    FILE *fp = status == 0 ? stdout : stderr;
+
+    fprintf(fp, "usage: sse-broker [options]\n"
+            "Forward events from sse-push to the sse-fcgi workers.\n\n");
+    sse_opt_usage(fp, opts, O_COUNT);
+    exit(status);
+}
+
+/* 1 if something accepts connections on the unix socket at path. */
+static int
+ipc_alive(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd, alive;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 0;
+    strcpy(sa.sun_path, path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return 0;
+    alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return alive;
+}
+
+/* Bind sock to endpoint. For ipc, refuse to steal a live broker's socket,
+ * remove a stale one, and set the file's mode. */
+static void
+bind_endpoint(void *sock, const char *endpoint, mode_t mode)
+{
+    const char *path = sse_config_ipc_path(endpoint);
+
+    if (path != NULL) {
+        if (ipc_alive(path))
+            fatalx("another broker is already listening on %s", endpoint);
+        if (unlink(path) != 0 && errno != ENOENT)
+            fatal("cannot remove stale socket %s", path);
+    }
+    if (zmq_bind(sock, endpoint) != 0)
+        fatalx("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    if (path != NULL && chmod(path, mode) != 0)
+        fatal("chmod %s", path);
+}
+
+/* Create the directory of an ipc endpoint's socket if it is missing. */
+static void
+make_rundir(const char *endpoint)
+{
+    const char *path = sse_config_ipc_path(endpoint);
+    char *dir, *slash;
+
+    if (path == NULL)
+        return;
+    dir = xstrdup(path);
+    if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            fatal("cannot create %s (set SSE_RUNDIR or --rundir)", dir);
+    }
+    free(dir);
+}
+
+static void
+reply(struct broker *b, zmq_msg_t *identity, uint32_t seq, int status,
+      const char *reason)
+{
+    struct sse_wire_ack ack = {
+        .seq = seq, .status = status, .reason = reason,
+        .reason_len = reason != NULL ? strlen(reason) : 0,
+    };
+
+    b->frame.off = b->frame.len = 0;
+    if (sse_wire_ack_encode(&ack, &b->frame) != 0)
+        return;
+    /* A publisher that left is no reason to block. */
+    if (zmq_msg_send(identity, b->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(b->router, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
+                 ZMQ_DONTWAIT) < 0)
+        log_debug("ack seq=%u not sent: %s", seq, zmq_strerror(zmq_errno()));
+}
+
+/* Put one event on the XPUB side. Returns 0, or -1 if a subscriber's queue
+ * stayed full (nothing was sent). */
+static int
+forward(struct broker *b, const struct sse_wire_publish *m)
+{
+    char topic[SSE_TOPIC_MAX];
+    size_t tlen = (m->flags & SSE_WIRE_ALL) ? sse_key_topic_all(topic) :
+        sse_key_topic(m->key, m->key_len, topic);
+    zmq_pollitem_t item = { .socket = b->xpub, .events = ZMQ_POLLOUT };
+
+    b->frame.off = b->frame.len = 0;
+    if (sse_wire_deliver_encode(m->flags, &m->ev, &b->frame) != 0)
+        return -1;
+    for (;;) {
+        if (zmq_send(b->xpub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+            break;
+        if (zmq_errno() == EINTR && !stop)
+            continue;
+        if (zmq_errno() != EAGAIN)
+            return -1;
+        /* XPUB_NODROP: some worker's queue is full. Wait a little for it
+         * to drain rather than drop the event. */
+        if (zmq_poll(&item, 1, SEND_WAIT_MS) <= 0)
+            return -1;
+    }
+    /* Once the first frame is queued the rest of the message follows. */
+    while (zmq_send(b->xpub, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
+                    0) < 0) {
+        if (zmq_errno() != EINTR)
+            fatalx("sending to workers: %s", zmq_strerror(zmq_errno()));
+    }
+    return 0;
+}
+
+static void
+on_publish(struct broker *b)
+{
+    zmq_msg_t identity, body;
+    struct sse_wire_publish m;
+    const char *reason = NULL;
+    int malformed = 0;
+
+    zmq_msg_init(&identity);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&identity, b->router, ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (!zmq_msg_more(&identity) ||
+        zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0)
+        goto out;
+    while (zmq_msg_more(&body)) {
+        /* One frame per publication: anything more is malformed. */
+        malformed = 1;
+        if (zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0)
+            goto out;
+    }
+    memset(&m, 0, sizeof(m));
+    if (malformed) {
+        reason = "malformed publish message";
+    } else if (sse_wire_publish_decode(zmq_msg_data(&body),
+                                       zmq_msg_size(&body), &m, b->data_max,
+                                       &reason) == 0) {
+        if (forward(b, &m) == 0) {
+            b->published++;
+            reply(b, &identity, m.seq, SSE_WIRE_OK, NULL);
+            log_debug("published seq=%u key=%.*s bytes=%zu", m.seq,
+                      (int)m.key_len, m.key != NULL ? m.key : "",
+                      m.ev.data_len);
+            goto out;
+        }
+        b->refused++;
+        log_warnx("event refused: a worker's queue is full");
+        reply(b, &identity, m.seq, SSE_WIRE_UNAVAILABLE,
+              "a worker's queue is full");
+        goto out;
+    }
+    /* The seq is only known when the frame got that far; 0 otherwise. */
+    b->refused++;
+    log_info("publication refused: %s", reason);
+    reply(b, &identity, m.seq, SSE_WIRE_INVALID, reason);
+out:
+    zmq_msg_close(&body);
+    zmq_msg_close(&identity);
+}
+
+/* Subscriptions arrive from workers as messages on XPUB; read them so the
+ * socket keeps moving, and log them for debugging. */
+static void
+on_subscription(struct broker *b)
+{
+    zmq_msg_t msg;
+
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, b->xpub, ZMQ_DONTWAIT) >= 0) {
+        const unsigned char *p = zmq_msg_data(&msg);
+        size_t n = zmq_msg_size(&msg);
+        const char *key;
+        size_t klen;
+
+        if (n >= 1 && sse_key_from_topic((const char *)p + 1, n - 1, &key,
+                                         &klen) == 1)
+            log_debug("%s key=%.*s", p[0] ? "subscribe" : "unsubscribe",
+                      (int)klen, key);
+    }
+    zmq_msg_close(&msg);
+}
+
+static void
+set_int(void *sock, int option, int value)
+{
+    if (zmq_setsockopt(sock, option, &value, sizeof(value)) != 0)
+        fatalx("zmq_setsockopt: %s", zmq_strerror(zmq_errno()));
+}
+
+int
+main(int argc, char **argv)
+{
+    struct sse_opt_val v[O_COUNT];
+    struct broker b;
+    struct sigaction sa;
+    char err[256];
+    char *pub, *push;
+    long long mode = 0660;
+    int level = LOG_LEVEL_INFO;
+
+    log_init("sse-broker", LOG_LEVEL_INFO);
+    if (sse_opt_parse(opts, O_COUNT, argc, argv, env, v, err,
+                      sizeof(err)) < 0) {
+        fprintf(stderr, "sse-broker: %s (see sse-broker --help)\n", err);
+        return 64;
+    }
+    if (v[O_HELP].set)
+        usage(0);
+    if (v[O_VERSION].set) {
+        printf("sse-broker %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (v[O_LOGLEVEL].set && (level = log_level_parse(v[O_LOGLEVEL].str)) < 0) {
+        fprintf(stderr, "sse-broker: unknown log level '%s'\n",
+                v[O_LOGLEVEL].str);
+        return 64;
+    }
+    if (v[O_MODE].set) {
+        char *end;
+
+        errno = 0;
+        mode = strtoll(v[O_MODE].str, &end, 8);
+        if (errno != 0 || *end != '\0' || end == v[O_MODE].str ||
+            mode < 0 || mode > 0777) {
+            fprintf(stderr, "sse-broker: --socket-mode '%s' is not an octal "
+                    "mode from 0 to 0777\n", v[O_MODE].str);
+            return 64;
+        }
+    }
+    log_init("sse-broker", level);
+    pub = sse_config_endpoint(v[O_PUB].str, v[O_RUNDIR].str, SSE_PUB_SOCKET);
+    push = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
+                               SSE_PUSH_SOCKET);
+    memset(&b, 0, sizeof(b));
+    b.data_max = v[O_DATAMAX].set ? (size_t)v[O_DATAMAX].num :
+        SSE_EVENT_DATA_MAX;
+    if (v[O_CHECK].set) {
+        printf("pub %s\npush %s\nsocket-mode %04llo\ndata-max %zu\n", pub,
+               push, mode, b.data_max);
+        free(pub);
+        free(push);
+        return 0;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    make_rundir(pub);
+    make_rundir(push);
+    sse_buf_init(&b.frame, 0);
+    if ((b.ctx = zmq_ctx_new()) == NULL)
+        fatalx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    b.xpub = zmq_socket(b.ctx, ZMQ_XPUB);
+    b.router = zmq_socket(b.ctx, ZMQ_ROUTER);
+    if (b.xpub == NULL || b.router == NULL)
+        fatalx("zmq_socket: %s", zmq_strerror(zmq_errno()));
+    set_int(b.xpub, ZMQ_XPUB_NODROP, 1);
+    set_int(b.xpub, ZMQ_SNDHWM, v[O_HWM].set ? (int)v[O_HWM].num : 100000);
+    set_int(b.xpub, ZMQ_LINGER, 0);
+    set_int(b.router, ZMQ_LINGER, 0);
+    bind_endpoint(b.xpub, pub, (mode_t)mode);
+    bind_endpoint(b.router, push, (mode_t)mode);
+    log_info("broker ready pub=%s push=%s", pub, push);
+
+    while (!stop) {
+        zmq_pollitem_t items[2] = {
+            { .socket = b.router, .events = ZMQ_POLLIN },
+            { .socket = b.xpub, .events = ZMQ_POLLIN },
+        };
+
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            fatalx("zmq_poll: %s", zmq_strerror(zmq_errno()));
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            on_subscription(&b);
+        if (items[0].revents & ZMQ_POLLIN)
+            on_publish(&b);
+    }
+    log_info("broker stopping published=%lu refused=%lu", b.published,
+             b.refused);
+    /* zmq removes the ipc socket files it created when the sockets close. */
+    zmq_close(b.router);
+    zmq_close(b.xpub);
+    zmq_ctx_term(b.ctx);
+    sse_buf_free(&b.frame);
+    free(pub);
+    free(push);
+    return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * sse-fcgi: the FastCGI worker.
+ *
+ * Spawned by the web server (listening socket on fd 0), standalone on a
+ * socket (--listen), or run as a plain CGI program, which is detected on its
+ * own. Options come from the command line or, for a worker the web server
+ * spawns, from the environment it is given.
+ */
+#include "config.h"
+
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sse_config.h"
+#include "sse_event.h"
+#include "sse_log.h"
+#include "sse_opt.h"
+#include "sse_worker.h"
+
+enum {
+    O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME,
+    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION,
+    O_COUNT
+};
+
+static const struct sse_opt opts[O_COUNT] = {
+    [O_LISTEN] = { "listen", 'l', SSE_OPT_STR, NULL, 0, 0, "ADDR",
+        "serve on a socket: /path or host:port (default: fd 0 or CGI)" },
+    [O_BACKLOG] = { "backlog", 0, SSE_OPT_NUM, NULL, 1, 65535, "N",
+        "listen backlog with --listen (default 1024)" },
+    [O_RUNDIR] = { "rundir", 0, SSE_OPT_STR, "SSE_RUNDIR", 0, 0, "DIR",
+        "runtime directory (default " SSE_RUNDIR_DEFAULT ")" },
+    [O_PUB] = { "pub-endpoint", 0, SSE_OPT_STR, "SSE_PUB_ENDPOINT", 0, 0,
+        "EP", "broker's PUB endpoint (default ipc://RUNDIR/pub.sock)" },
+    [O_HEARTBEAT] = { "heartbeat", 0, SSE_OPT_NUM, "SSE_HEARTBEAT", 1, 3600,
+        "SECONDS", "seconds between heartbeat comments (default 15)" },
+    [O_LIFETIME] = { "lifetime", 0, SSE_OPT_NUM, "SSE_LIFETIME", 0,
+        2000000, "SECONDS", "end each stream after this long (default 0: never)" },
+    [O_QUEUE] = { "queue-max", 0, SSE_OPT_NUM, "SSE_QUEUE_MAX", 4096,
+        1073741824, "BYTES", "bytes queued per stream before the client "
+        "is dropped (default 1048576)" },
+    [O_MAXSTREAMS] = { "max-streams", 0, SSE_OPT_NUM, "SSE_MAX_STREAMS", 0,
+        100000000, "N", "open streams per worker, then 503 (default 0: no limit)" },
+    [O_RETRY] = { "retry", 0, SSE_OPT_NUM, "SSE_RETRY", 0,
+        SSE_EVENT_RETRY_MAX, "MS", "reconnection delay sent to browsers" },
+    [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
+        "LEVEL", "error, warn, info or debug (default info)" },
+    [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "check the configuration and exit" },
+    [O_HELP] = { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "show this help and exit" },
+    [O_VERSION] = { "version", 'V', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "show the version and exit" },
+};
+
+static const char *
+env(const char *name)
+{
+    return getenv(name);
+}
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+    FILE *fp = status == 0 ? stdout : stderr;
+
+    fprintf(fp, "usage: sse-fcgi [options]\n"
+            "Serve server-sent event streams over FastCGI or CGI.\n\n");
+    sse_opt_usage(fp, opts, O_COUNT);
+    exit(status);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct sse_opt_val v[O_COUNT];
+    struct sse_worker_config cfg;
+    char err[256];
+    char *endpoint;
+    int level = LOG_LEVEL_INFO, listen_fd = 0, status;
+
+    log_init("sse-fcgi", LOG_LEVEL_INFO);
+    if (sse_opt_parse(opts, O_COUNT, argc, argv, env, v, err,
+                      sizeof(err)) < 0) {
+        fprintf(stderr, "sse-fcgi: %s (see sse-fcgi --help)\n", err);
+        return 64;
+    }
+    if (v[O_HELP].set)
+        usage(0);
+    if (v[O_VERSION].set) {
+        printf("sse-fcgi %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (v[O_LOGLEVEL].set && (level = log_level_parse(v[O_LOGLEVEL].str)) < 0) {
+        fprintf(stderr, "sse-fcgi: unknown log level '%s'\n",
+                v[O_LOGLEVEL].str);
+        return 64;
+    }
+    log_init("sse-fcgi", level);
+
+    endpoint = sse_config_endpoint(v[O_PUB].str, v[O_RUNDIR].str,
+                                   SSE_PUB_SOCKET);
+    cfg.pub_endpoint = endpoint;
+    cfg.heartbeat = v[O_HEARTBEAT].set ? (int)v[O_HEARTBEAT].num :
+        SSE_HEARTBEAT_DEFAULT;
+    cfg.lifetime = (int)v[O_LIFETIME].num;
+    cfg.queue_max = v[O_QUEUE].set ? (size_t)v[O_QUEUE].num :
+        SSE_QUEUE_DEFAULT;
+    cfg.max_streams = (size_t)v[O_MAXSTREAMS].num;
+    cfg.retry = v[O_RETRY].set ? (long)v[O_RETRY].num : -1;
+
+    if (v[O_CHECK].set) {
+        printf("broker %s\nheartbeat %ds\nlifetime %ds\nqueue-max %zu\n"
+               "max-streams %zu\n", cfg.pub_endpoint, cfg.heartbeat,
+               cfg.lifetime, cfg.queue_max, cfg.max_streams);
+        free(endpoint);
+        return 0;
+    }
+    if (FCGX_Init() != 0)
+        fatalx("FCGX_Init failed");
+    if (v[O_LISTEN].set) {
+        int backlog = v[O_BACKLOG].set ? (int)v[O_BACKLOG].num : 1024;
+
+        listen_fd = FCGX_OpenSocket(v[O_LISTEN].str, backlog);
+        if (listen_fd < 0)
+            fatalx("cannot listen on %s", v[O_LISTEN].str);
+        status = sse_worker_run_fcgi(&cfg, listen_fd);
+    } else if (FCGX_IsCGI()) {
+        status = sse_worker_run_cgi(&cfg);
+    } else {
+        status = sse_worker_run_fcgi(&cfg, listen_fd);
+    }
+    free(endpoint);
+    return status;
+}

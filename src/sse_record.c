@@ -1,0 +1,105 @@
+/*
+ * sse_record: encode the FastCGI 1.0 records of a streaming response.
+ *
+ * Once libfcgi has read a request's parameters, the worker writes the rest
+ * of the response on its own non-blocking socket, so it needs the record
+ * bytes in a buffer rather than behind libfcgi's blocking streams. Only the
+ * two record types a responder sends are here: FCGI_STDOUT, split at the
+ * 16-bit content length, and FCGI_END_REQUEST. No padding is sent; the
+ * protocol only recommends 8-byte alignment.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sse_buf.h"
+#include "sse_record.h"
+
+#define FCGI_VERSION_1        1
+#define FCGI_END_REQUEST      3
+#define FCGI_STDOUT           6
+#define FCGI_REQUEST_COMPLETE 0
+#define END_BODY              8   /* FCGI_EndRequestBody */
+
+/* Write one record header for len content bytes; returns the next byte. */
+static unsigned char *
+header(unsigned char *p, unsigned type, unsigned request_id, size_t len)
+{
+    p[0] = FCGI_VERSION_1;
+    p[1] = (unsigned char)type;
+    p[2] = (unsigned char)(request_id >> 8);
+    p[3] = (unsigned char)request_id;
+    p[4] = (unsigned char)(len >> 8);
+    p[5] = (unsigned char)len;
+    p[6] = 0;   /* paddingLength */
+    p[7] = 0;   /* reserved */
+    return p + SSE_RECORD_HEADER;
+}
+
+size_t
+sse_record_stdout_len(size_t n)
+{
+    size_t records = n / SSE_RECORD_CONTENT_MAX +
+        (n % SSE_RECORD_CONTENT_MAX != 0);
+
+    /* Saturate so that a reservation of this size fails instead of
+     * wrapping to a small one. */
+    if (records > (SIZE_MAX - n) / SSE_RECORD_HEADER)
+        return SIZE_MAX;
+    return n + records * SSE_RECORD_HEADER;
+}
+
+int
+sse_record_stdout(struct sse_buf *out, unsigned request_id, const void *data,
+                  size_t n)
+{
+    const unsigned char *src = data;
+    size_t total = sse_record_stdout_len(n);
+    unsigned char *p;
+
+    /* Request ids are 16 bits on the wire; a larger one is a caller bug. */
+    assert(request_id <= UINT16_MAX);
+    if (n == 0)
+        return 0;
+    if (total == SIZE_MAX)
+        return -1;
+    if ((p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
+        return -1;
+    while (n > 0) {
+        size_t chunk = n < SSE_RECORD_CONTENT_MAX ? n :
+            SSE_RECORD_CONTENT_MAX;
+
+        p = header(p, FCGI_STDOUT, request_id, chunk);
+        memcpy(p, src, chunk);
+        p += chunk;
+        src += chunk;
+        n -= chunk;
+    }
+    sse_buf_commit(out, total);
+    return 0;
+}
+
+int
+sse_record_end(struct sse_buf *out, unsigned request_id, unsigned app_status)
+{
+    const size_t total = 2 * SSE_RECORD_HEADER + END_BODY;
+    uint32_t status = (uint32_t)app_status;
+    unsigned char *p;
+
+    assert(request_id <= UINT16_MAX);
+    if ((p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
+        return -1;
+    /* The empty FCGI_STDOUT record closes the stream before the end. */
+    p = header(p, FCGI_STDOUT, request_id, 0);
+    p = header(p, FCGI_END_REQUEST, request_id, END_BODY);
+    p[0] = (unsigned char)(status >> 24);
+    p[1] = (unsigned char)(status >> 16);
+    p[2] = (unsigned char)(status >> 8);
+    p[3] = (unsigned char)status;
+    p[4] = FCGI_REQUEST_COMPLETE;
+    p[5] = p[6] = p[7] = 0;     /* reserved */
+    sse_buf_commit(out, total);
+    return 0;
+}

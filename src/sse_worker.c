@@ -1,0 +1,766 @@
+/*
+ * sse_worker: the event loop that holds every stream of a worker process.
+ *
+ * One epoll set watches the streams' sockets, the pipe on which the accept
+ * thread hands over new requests, a signalfd, and the ZeroMQ SUB socket's
+ * notification fd. Each turn of the loop reads what arrived, routes events
+ * from the broker to the streams of their key, then writes every stream that
+ * got output once, so a burst of events costs one write per stream. Once a
+ * second a sweep sends heartbeats, ends streams whose lifetime is over and
+ * drops those that would not drain.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "sse_accept.h"
+#include "sse_config.h"
+#include "sse_hub.h"
+#include "sse_key.h"
+#include "sse_log.h"
+#include "sse_query.h"
+#include "sse_stream.h"
+#include "sse_wire.h"
+#include "sse_worker.h"
+#include "sse_xmalloc.h"
+
+#define SWEEP_MS   1000    /* heartbeat and timer resolution */
+#define ENDING_MS  10000   /* an ended stream may take this long to drain */
+#define LINGER_MS  5000    /* then the web server has this long to close */
+#define STOP_MS    3000    /* on SIGTERM, streams get this long to end */
+#define ZMQ_BATCH  1024    /* events taken before looking at sockets again */
+#define SUB_HWM    100000  /* events queued from the broker */
+
+static const char hdr_stream[] =
+    "Status: 200 OK\r\n"
+    "Content-Type: text/event-stream\r\n"
+    "Cache-Control: no-cache\r\n"
+    "X-Accel-Buffering: no\r\n"
+    "\r\n";
+static const char comment_open[] = ": ok\n";
+static const char comment_ping[] = ": ping\n\n";
+
+/* epoll tags for the fds that are not streams */
+static char tag_notify, tag_zmq, tag_signal;
+
+struct worker {
+    const struct sse_worker_config *cfg;
+    int                ep;          /* epoll fd */
+    void              *zctx;
+    void              *sub;         /* SUB socket to the broker */
+    int                notify_fd;   /* new requests, or -1 */
+    int                sig_fd;
+    struct sse_hub    *hub;
+    struct sse_stream *streams;     /* every stream not yet DONE */
+    size_t             nstreams;
+    size_t             nopen;       /* streams in state OPEN */
+    struct sse_stream *dirty;       /* streams with output to write */
+    struct sse_stream *dead;        /* DONE streams, freed after the turn */
+    int64_t            now;         /* monotonic ms at the start of a turn */
+    int64_t            next_sweep;
+    uint64_t           next_id;
+    int                cgi;         /* serving one CGI request */
+    int                stopping;
+    int64_t            stop_deadline;
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -1;
+    fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+    return fcntl(fd, F_SETFL, fl);
+}
+
+/* ---- subscriptions --------------------------------------------------- */
+
+static void
+subscribe(void *sub, int option, const char *key, size_t len)
+{
+    char topic[SSE_TOPIC_MAX];
+    size_t n = key != NULL ? sse_key_topic(key, len, topic)
+                           : sse_key_topic_all(topic);
+
+    if (zmq_setsockopt(sub, option, topic, n) != 0)
+        log_warnx("zmq %s: %s", option == ZMQ_SUBSCRIBE ? "subscribe" :
+                  "unsubscribe", zmq_strerror(zmq_errno()));
+}
+
+static void
+on_first_sub(const char *key, size_t len, void *arg)
+{
+    subscribe(((struct worker *)arg)->sub, ZMQ_SUBSCRIBE, key, len);
+}
+
+static void
+on_last_sub(const char *key, size_t len, void *arg)
+{
+    subscribe(((struct worker *)arg)->sub, ZMQ_UNSUBSCRIBE, key, len);
+}
+
+static void
+unsubscribe_stream(struct worker *w, struct sse_stream *s)
+{
+    for (size_t i = 0; i < s->nsubs; i++)
+        sse_hub_remove(w->hub, &s->subs[i]);
+}
+
+/* ---- stream bookkeeping ---------------------------------------------- */
+
+static void
+mark_dirty(struct worker *w, struct sse_stream *s)
+{
+    if (!s->dirty) {
+        s->dirty = 1;
+        s->dirty_next = w->dirty;
+        w->dirty = s;
+    }
+}
+
+static int
+watched_fd(const struct sse_stream *s)
+{
+    return s->mode == SSE_STREAM_FCGI ? s->fd : s->out_fd;
+}
+
+/* Register the events the stream needs now: input on FastCGI sockets (to
+ * see the web server close), output only while bytes wait. Errors and
+ * hang-ups are always reported, which is how a CGI stream sees its reader
+ * go away. */
+static void
+watch(struct worker *w, struct sse_stream *s)
+{
+    uint32_t want = 0;
+    struct epoll_event ev;
+
+    if (s->blocking || s->state == SSE_STREAM_DONE)
+        return;
+    if (s->mode == SSE_STREAM_FCGI)
+        want |= EPOLLIN | EPOLLRDHUP;
+    if (sse_buf_len(&s->out) > 0)
+        want |= EPOLLOUT;
+    if (want == s->events)
+        return;
+    ev.events = want;
+    ev.data.ptr = s;
+    if (epoll_ctl(w->ep, EPOLL_CTL_MOD, watched_fd(s), &ev) == 0)
+        s->events = want;
+    else
+        log_warn("epoll_ctl stream=%" PRIu64, s->id);
+}
+
+static void
+stream_kill(struct worker *w, struct sse_stream *s, const char *why)
+{
+    if (s->state == SSE_STREAM_DONE)
+        return;
+    if (s->state == SSE_STREAM_OPEN)
+        w->nopen--;
+    unsubscribe_stream(w, s);
+    if (!s->blocking)
+        (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, watched_fd(s), NULL);
+    if (s->mode == SSE_STREAM_FCGI)
+        close(s->fd);
+    s->state = SSE_STREAM_DONE;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        w->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    w->nstreams--;
+    s->prev = NULL;
+    s->next = w->dead;
+    w->dead = s;
+    log_debug("stream closed stream=%" PRIu64 " duration=%.3fs events=%"
+              PRIu64 " reason=\"%s\"", s->id,
+              (double)(w->now - s->opened_ms) / 1000.0, s->events_sent, why);
+}
+
+/* Stop delivering to s and queue the end of its response. */
+static void
+stream_finish(struct worker *w, struct sse_stream *s)
+{
+    if (s->state != SSE_STREAM_OPEN)
+        return;
+    w->nopen--;
+    unsubscribe_stream(w, s);
+    sse_stream_end(s);
+    s->deadline_ms = w->now + ENDING_MS;
+    mark_dirty(w, s);
+}
+
+static void
+flush_stream(struct worker *w, struct sse_stream *s)
+{
+    int rc = sse_stream_flush(s);
+
+    if (rc < 0) {
+        stream_kill(w, s, errno == EPIPE || errno == ECONNRESET ?
+                    "client gone" : strerror(errno));
+        return;
+    }
+    if (rc == 0 && s->state == SSE_STREAM_ENDING) {
+        if (s->mode == SSE_STREAM_CGI) {
+            stream_kill(w, s, "ended");
+            return;
+        }
+        /* Closing at once could reset the connection before the web
+         * server has read our last records; shut our side and wait for
+         * it to close instead. */
+        shutdown(s->fd, SHUT_WR);
+        s->state = SSE_STREAM_LINGER;
+        s->deadline_ms = w->now + LINGER_MS;
+    }
+    watch(w, s);
+}
+
+static void
+flush_dirty(struct worker *w)
+{
+    struct sse_stream *s;
+
+    while ((s = w->dirty) != NULL) {
+        w->dirty = s->dirty_next;
+        s->dirty = 0;
+        if (s->state != SSE_STREAM_DONE)
+            flush_stream(w, s);
+    }
+}
+
+static void
+reap(struct worker *w)
+{
+    struct sse_stream *s;
+
+    /* Runs after flush_dirty, so no dead stream is on the dirty list. */
+    while ((s = w->dead) != NULL) {
+        w->dead = s->next;
+        sse_stream_destroy(&s);
+    }
+}
+
+/* Queue bytes on an open stream; a stream whose queue is full has a client
+ * that stopped reading, and is dropped (it will reconnect). */
+static int
+queue(struct worker *w, struct sse_stream *s, const void *p, size_t n)
+{
+    if (sse_stream_write(s, p, n) != 0) {
+        log_warnx("stream=%" PRIu64 " queue over %zu bytes, dropping client",
+                  s->id, s->out.max);
+        stream_kill(w, s, "queue full");
+        return -1;
+    }
+    s->last_queued_ms = w->now;
+    mark_dirty(w, s);
+    return 0;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void
+reply_error(struct worker *w, struct sse_stream *s, int head, int status,
+            const char *title, const char *extra_headers, const char *reason)
+{
+    char buf[1024];
+    int n;
+
+    n = snprintf(buf, sizeof(buf),
+                 "Status: %d %s\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "Cache-Control: no-cache\r\n"
+                 "%s\r\n"
+                 "%s%s", status, title, extra_headers,
+                 head ? "" : reason, head ? "" : "\n");
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        n = 0;
+    (void)sse_stream_write(s, buf, (size_t)n);
+    sse_stream_end(s);
+    s->deadline_ms = w->now + ENDING_MS;
+    log_info("request refused stream=%" PRIu64 " status=%d reason=\"%s\"",
+             s->id, status, reason);
+}
+
+static void
+start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
+             int head)
+{
+    char retry[40] = "";
+    size_t klen = 0;
+    char *keys;
+
+    if (head) {
+        (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+        sse_stream_end(s);
+        s->deadline_ms = w->now + ENDING_MS;
+        return;
+    }
+    s->subs = xcalloc(q->nkeys, sizeof(*s->subs));
+    s->nsubs = q->nkeys;
+    for (size_t i = 0; i < q->nkeys; i++) {
+        sse_hub_add(w->hub, &s->subs[i], q->keys[i], q->key_lens[i], s);
+        klen += q->key_lens[i] + 1;
+    }
+    if (w->cfg->retry >= 0)
+        snprintf(retry, sizeof(retry), "retry: %ld\n", w->cfg->retry);
+    /* Headers and the opening comment go out in one write, so the browser's
+     * open event fires and no proxy holds the response back. */
+    (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+    (void)sse_stream_write(s, comment_open, sizeof(comment_open) - 1);
+    if (retry[0] != '\0')
+        (void)sse_stream_write(s, retry, strlen(retry));
+    (void)sse_stream_write(s, "\n", 1);
+    w->nopen++;
+    if (w->cfg->lifetime > 0)
+        s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;
+    keys = xmalloc(klen + 1);
+    klen = 0;
+    for (size_t i = 0; i < q->nkeys; i++) {
+        memcpy(keys + klen, q->keys[i], q->key_lens[i]);
+        klen += q->key_lens[i];
+        keys[klen++] = ',';
+    }
+    keys[klen > 0 ? klen - 1 : 0] = '\0';
+    log_debug("stream open stream=%" PRIu64 " keys=%s", s->id, keys);
+    free(keys);
+}
+
+static void
+open_stream(struct worker *w, struct sse_request *r)
+{
+    int fcgi = r->fd >= 0;
+    int head = strcmp(r->method, "HEAD") == 0;
+    struct sse_stream *s;
+    struct epoll_event ev;
+    struct sse_query q;
+    const char *reason;
+
+    s = sse_stream_new(++w->next_id, fcgi ? SSE_STREAM_FCGI : SSE_STREAM_CGI,
+                       fcgi ? r->fd : STDIN_FILENO,
+                       fcgi ? r->fd : STDOUT_FILENO, r->request_id,
+                       w->cfg->queue_max);
+    s->opened_ms = s->last_queued_ms = w->now;
+    set_nonblock(s->out_fd, 1);
+    ev.events = s->events = fcgi ? EPOLLIN | EPOLLRDHUP : 0;
+    ev.data.ptr = s;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->out_fd, &ev) != 0) {
+        if (fcgi || errno != EPERM) {
+            log_warn("epoll_ctl for a new stream");
+            if (fcgi)
+                close(r->fd);
+            sse_stream_destroy(&s);
+            sse_request_free(&r);
+            return;
+        }
+        /* CGI output to a regular file cannot be polled; write it in full. */
+        s->blocking = 1;
+        set_nonblock(s->out_fd, 0);
+    }
+    s->next = w->streams;
+    if (w->streams != NULL)
+        w->streams->prev = s;
+    w->streams = s;
+    w->nstreams++;
+
+    memset(&q, 0, sizeof(q));
+    if (strcmp(r->method, "GET") != 0 && !head)
+        reply_error(w, s, 0, 405, "Method Not Allowed",
+                    "Allow: GET, HEAD\r\n", "method not allowed: use GET");
+    else if (w->stopping)
+        reply_error(w, s, head, 503, "Service Unavailable", "",
+                    "the worker is shutting down");
+    else if (w->cfg->max_streams > 0 && w->nopen >= w->cfg->max_streams)
+        reply_error(w, s, head, 503, "Service Unavailable", "",
+                    "too many streams on this worker");
+    else if (sse_query_parse(&q, r->query, r->path_info, r->last_event_id,
+                             &reason) != 0)
+        reply_error(w, s, head, 400, "Bad Request", "", reason);
+    else
+        start_stream(w, s, &q, head);
+    sse_query_free(&q);
+    sse_request_free(&r);
+    mark_dirty(w, s);
+}
+
+static void
+on_notify(struct worker *w)
+{
+    struct sse_request *r;
+
+    while (read(w->notify_fd, &r, sizeof(r)) == (ssize_t)sizeof(r))
+        open_stream(w, r);
+}
+
+/* Read and discard what the web server sends after the parameters (the
+ * empty STDIN record, a body we refuse); end of file means it closed the
+ * connection, because the client left or because we ended. */
+static void
+on_input(struct worker *w, struct sse_stream *s)
+{
+    char scratch[4096];
+
+    for (;;) {
+        ssize_t n = read(s->fd, scratch, sizeof(scratch));
+
+        if (n > 0)
+            continue;
+        if (n == 0) {
+            stream_kill(w, s, s->state == SSE_STREAM_LINGER ? "ended" :
+                        "client gone");
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            stream_kill(w, s, strerror(errno));
+        return;
+    }
+}
+
+static void
+on_stream_event(struct worker *w, struct sse_stream *s, uint32_t events)
+{
+    if (s->state == SSE_STREAM_DONE)
+        return;
+    if (s->mode == SSE_STREAM_FCGI) {
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            on_input(w, s);
+    } else if (events & (EPOLLERR | EPOLLHUP)) {
+        stream_kill(w, s, "client gone");
+    }
+    if (s->state != SSE_STREAM_DONE && (events & EPOLLOUT))
+        flush_stream(w, s);
+}
+
+/* ---- events from the broker ------------------------------------------ */
+
+struct delivery {
+    struct worker *w;
+    const char    *sse;      /* the event's bytes */
+    size_t         len;
+    unsigned       flags;    /* SSE_WIRE_* */
+};
+
+static void
+deliver(struct delivery *d, struct sse_stream *s)
+{
+    if (s->state != SSE_STREAM_OPEN)
+        return;
+    if (queue(d->w, s, d->sse, d->len) != 0)
+        return;
+    s->events_sent++;
+    if (d->flags & SSE_WIRE_CLOSE)
+        stream_finish(d->w, s);
+}
+
+static void
+deliver_sub(struct sse_sub *sub, void *arg)
+{
+    deliver(arg, sub->owner);
+}
+
+static void
+dispatch(struct worker *w, const char *topic, size_t tlen, const char *body,
+         size_t blen)
+{
+    struct delivery d = { .w = w };
+    const char *key;
+    size_t klen;
+    int kind = sse_key_from_topic(topic, tlen, &key, &klen);
+
+    if (kind < 0 ||
+        sse_wire_deliver_decode(body, blen, &d.flags, &d.sse, &d.len) != 0) {
+        log_warnx("malformed message from the broker, ignored");
+        return;
+    }
+    if (kind == 1) {
+        sse_hub_foreach(w->hub, key, klen, deliver_sub, &d);
+        return;
+    }
+    for (struct sse_stream *s = w->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        deliver(&d, s);
+    }
+}
+
+/* Take up to ZMQ_BATCH events. Returns 1 if more may be waiting. */
+static int
+drain_broker(struct worker *w)
+{
+    for (int i = 0; i < ZMQ_BATCH; i++) {
+        zmq_msg_t topic, body;
+        int complete;
+
+        zmq_msg_init(&topic);
+        if (zmq_msg_recv(&topic, w->sub, ZMQ_DONTWAIT) < 0) {
+            int err = zmq_errno();
+
+            zmq_msg_close(&topic);
+            if (err == EINTR)
+                continue;
+            if (err != EAGAIN)
+                log_warnx("receiving from the broker: %s", zmq_strerror(err));
+            return 0;
+        }
+        zmq_msg_init(&body);
+        /* The frames of one message arrive together. */
+        complete = zmq_msg_more(&topic) &&
+            zmq_msg_recv(&body, w->sub, ZMQ_DONTWAIT) >= 0;
+        if (complete && !zmq_msg_more(&body)) {
+            dispatch(w, zmq_msg_data(&topic), zmq_msg_size(&topic),
+                     zmq_msg_data(&body), zmq_msg_size(&body));
+        } else {
+            log_warnx("malformed message from the broker, ignored");
+            while (zmq_msg_more(&body) &&
+                   zmq_msg_recv(&body, w->sub, ZMQ_DONTWAIT) >= 0)
+                ;
+        }
+        zmq_msg_close(&body);
+        zmq_msg_close(&topic);
+    }
+    return 1;
+}
+
+/* ---- timers and signals -------------------------------------------------- */
+
+static void
+sweep(struct worker *w)
+{
+    int64_t hb = (int64_t)w->cfg->heartbeat * 1000;
+
+    for (struct sse_stream *s = w->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        switch (s->state) {
+        case SSE_STREAM_OPEN:
+            if (s->deadline_ms != 0 && w->now >= s->deadline_ms) {
+                log_debug("stream=%" PRIu64 " lifetime over", s->id);
+                stream_finish(w, s);
+            } else if (w->now - s->last_queued_ms >= hb) {
+                (void)queue(w, s, comment_ping, sizeof(comment_ping) - 1);
+            }
+            break;
+        case SSE_STREAM_ENDING:
+        case SSE_STREAM_LINGER:
+            if (w->now >= s->deadline_ms)
+                stream_kill(w, s, s->state == SSE_STREAM_ENDING ?
+                            "could not drain" : "ended");
+            break;
+        case SSE_STREAM_DONE:
+            break;
+        }
+    }
+}
+
+static void
+begin_stop(struct worker *w)
+{
+    if (w->stopping)
+        return;
+    log_info("stopping: ending %zu streams", w->nopen);
+    w->stopping = 1;
+    w->stop_deadline = w->now + STOP_MS;
+    for (struct sse_stream *s = w->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        stream_finish(w, s);
+    }
+}
+
+static void
+on_signal(struct worker *w)
+{
+    struct signalfd_siginfo si;
+
+    while (read(w->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        begin_stop(w);
+}
+
+/* ---- setup and the loop ---------------------------------------------- */
+
+static void
+add_fd(struct worker *w, int fd, void *tag)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        fatal("epoll_ctl");
+}
+
+/* Signals are blocked in every thread and read from a signalfd by the
+ * loop; this must run before any thread starts. */
+static int
+take_signals(void)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        fatalx("pthread_sigmask failed");
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void
+worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
+{
+    const char *ipc = sse_config_ipc_path(cfg->pub_endpoint);
+    int hwm = SUB_HWM, linger = 0, zfd;
+    size_t zfdlen = sizeof(zfd);
+    struct stat st;
+
+    memset(w, 0, sizeof(*w));
+    w->cfg = cfg;
+    w->cgi = cgi;
+    w->notify_fd = -1;
+    w->now = now_ms();
+    w->next_sweep = w->now + SWEEP_MS;
+    if ((w->sig_fd = take_signals()) < 0)
+        fatal("signalfd");
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        fatal("epoll_create1");
+    add_fd(w, w->sig_fd, &tag_signal);
+
+    w->zctx = zmq_ctx_new();
+    if (w->zctx == NULL)
+        fatalx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    w->sub = zmq_socket(w->zctx, ZMQ_SUB);
+    if (w->sub == NULL)
+        fatalx("zmq_socket: %s", zmq_strerror(zmq_errno()));
+    zmq_setsockopt(w->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(w->sub, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(w->sub, cfg->pub_endpoint) != 0)
+        fatalx("cannot connect to %s: %s", cfg->pub_endpoint,
+               zmq_strerror(zmq_errno()));
+    if (ipc != NULL && stat(ipc, &st) != 0)
+        log_warnx("broker not running at %s yet; will keep trying",
+                  cfg->pub_endpoint);
+    /* Broadcasts reach every stream, so every worker takes them. */
+    subscribe(w->sub, ZMQ_SUBSCRIBE, NULL, 0);
+    if (zmq_getsockopt(w->sub, ZMQ_FD, &zfd, &zfdlen) != 0)
+        fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(zmq_errno()));
+    add_fd(w, zfd, &tag_zmq);
+    w->hub = sse_hub_new(on_first_sub, on_last_sub, w);
+}
+
+static void
+worker_free(struct worker *w)
+{
+    while (w->streams != NULL)
+        stream_kill(w, w->streams, "worker exit");
+    w->dirty = NULL;
+    reap(w);
+    sse_hub_destroy(&w->hub);
+    zmq_close(w->sub);
+    zmq_ctx_term(w->zctx);
+    close(w->ep);
+    close(w->sig_fd);
+}
+
+static int
+done(const struct worker *w)
+{
+    if (w->cgi)
+        return w->nstreams == 0;
+    return w->stopping && (w->nstreams == 0 || w->now >= w->stop_deadline);
+}
+
+static void
+run(struct worker *w)
+{
+    struct epoll_event evs[256];
+    int more = 0;
+
+    while (!done(w)) {
+        int timeout = more ? 0 : (int)(w->next_sweep - w->now);
+        int n = epoll_wait(w->ep, evs, 256, timeout < 0 ? 0 : timeout);
+
+        if (n < 0 && errno != EINTR)
+            fatal("epoll_wait");
+        w->now = now_ms();
+        for (int i = 0; i < n; i++) {
+            void *tag = evs[i].data.ptr;
+
+            if (tag == &tag_notify)
+                on_notify(w);
+            else if (tag == &tag_signal)
+                on_signal(w);
+            else if (tag != &tag_zmq)
+                on_stream_event(w, tag, evs[i].events);
+        }
+        /* ZMQ_FD only signals a change of state; the socket is drained on
+         * every turn, since subscribing can swallow that signal. */
+        more = drain_broker(w);
+        flush_dirty(w);
+        if (w->now >= w->next_sweep) {
+            sweep(w);
+            flush_dirty(w);
+            w->next_sweep = w->now + SWEEP_MS;
+        }
+        reap(w);
+    }
+}
+
+int
+sse_worker_run_fcgi(const struct sse_worker_config *cfg, int listen_fd)
+{
+    struct worker w;
+    int pipefd[2];
+
+    worker_init(&w, cfg, 0);
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        fatal("pipe");
+    set_nonblock(pipefd[0], 1);
+    w.notify_fd = pipefd[0];
+    add_fd(&w, w.notify_fd, &tag_notify);
+    if (sse_accept_start(listen_fd, pipefd[1]) != 0)
+        fatal("starting the accept thread");
+    log_info("worker ready pid=%ld broker=%s", (long)getpid(),
+             cfg->pub_endpoint);
+    run(&w);
+    log_info("worker stopped");
+    /* The accept thread may be inside libfcgi; exit without joining it. */
+    worker_free(&w);
+    return 0;
+}
+
+int
+sse_worker_run_cgi(const struct sse_worker_config *cfg)
+{
+    struct worker w;
+
+    worker_init(&w, cfg, 1);
+    open_stream(&w, sse_request_from_env());
+    flush_dirty(&w);
+    reap(&w);
+    run(&w);
+    worker_free(&w);
+    return 0;
+}
