@@ -824,7 +824,7 @@ $HTTP["url"] =~ "^/cgi/" {{
         """Make sure each client's subscription reached the broker before a
         test publishes. Publish probe events (event PROBE_EVENT) to key (or
         to all streams) until every client saw one, then one SYNC_EVENT with
-        a unique id that every client must see exactly once; after it, a
+        unique data that every client must see exactly once; after it, a
         client's real_events() and body_after_sync() hold only what the test
         publishes. Probes are never counted by real_events()."""
         if isinstance(clients, SSEClient):
@@ -844,7 +844,8 @@ $HTTP["url"] =~ "^/cgi/" {{
                                      [c.path for c in clients if not
                                       seen(c, PROBE_EVENT)])
         token = "sync-%d-%f" % (os.getpid(), time.monotonic())
-        self.push_ok(["-e", SYNC_EVENT, "-i", token] + target + [token])
+        # no id: the sync marker must not change the clients' lastEventId
+        self.push_ok(["-e", SYNC_EVENT] + target + [token])
         for c in clients:
             def got():
                 with c.cond:

@@ -54,8 +54,6 @@ CASES = [
      b"data: x\ndata: \n\n", ("message", "x\n", "a-7")),
     ("long line from stdin", [], (LONG + "\n").encode(),
      ("data: " + LONG + "\n\n").encode(), ("message", LONG, "a-7")),
-    ("empty id resets", ["-i", ""], "reset",
-     b"id: \ndata: reset\n\n", ("message", "reset", "")),
 ]
 
 

@@ -19,6 +19,10 @@
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 #define S(lit) lit, sizeof(lit) - 1    /* a literal as pointer and length */
 
+#define THREE      "data: a\ndata: \ndata: b\n\n"   /* "a", "", "b" */
+#define NAME_BREAK "event name contains CR, LF or NUL"
+#define NAME_UTF8  "event name is not valid UTF-8"
+
 /* Encode ev into a fresh unlimited buffer and compare with want. */
 static void
 expect_encoding(const char *row, const struct sse_event *ev,
@@ -60,9 +64,9 @@ Test(sse_event, data_lines_encode_to_exact_bytes)
         { "trailing crlf",       S("a\r\n"),     "data: a\ndata: \n\n" },
         { "trailing cr",         S("a\r"),       "data: a\ndata: \n\n" },
         { "lone lf",             S("\n"),        "data: \ndata: \n\n" },
-        { "lf then cr is two",   S("a\n\rb"),    "data: a\ndata: \ndata: b\n\n" },
-        { "cr cr lf is two",     S("a\r\r\nb"),  "data: a\ndata: \ndata: b\n\n" },
-        { "two lfs",             S("a\n\nb"),    "data: a\ndata: \ndata: b\n\n" },
+        { "lf then cr is two",   S("a\n\rb"),    THREE },
+        { "cr cr lf is two",     S("a\r\r\nb"),  THREE },
+        { "two lfs",             S("a\n\nb"),    THREE },
         { "leading space kept",  S(" x"),        "data:  x\n\n" },
         { "colon in data",       S("k: v"),      "data: k: v\n\n" },
         { "utf-8 passes",        S("\xc3\xa9\n\xe2\x82\xac"),
@@ -416,12 +420,12 @@ Test(sse_event, check_name_refuses_empty_long_breaking_and_bad_utf8)
         { "empty",            S(""),           "event name is empty" },
         { "one past max",     long_name, SSE_EVENT_NAME_MAX + 1,
                               "event name is longer than 128 bytes" },
-        { "lf",               S("a\nb"),       "event name contains CR, LF or NUL" },
-        { "cr",               S("a\rdata: x"), "event name contains CR, LF or NUL" },
-        { "nul",              S("a\0b"),       "event name contains CR, LF or NUL" },
-        { "trailing lf",      S("a\n"),        "event name contains CR, LF or NUL" },
-        { "lone continuation", S("a\x80"),     "event name is not valid UTF-8" },
-        { "truncated at end", S("a\xe2\x82"),  "event name is not valid UTF-8" },
+        { "lf",               S("a\nb"),       NAME_BREAK },
+        { "cr",               S("a\rdata: x"), NAME_BREAK },
+        { "nul",              S("a\0b"),       NAME_BREAK },
+        { "trailing lf",      S("a\n"),        NAME_BREAK },
+        { "lone continuation", S("a\x80"),     NAME_UTF8 },
+        { "truncated at end", S("a\xe2\x82"),  NAME_UTF8 },
     };
 
     fill_long();
@@ -461,7 +465,8 @@ Test(sse_event, check_data_refuses_long_binary_and_bad_utf8)
         { "null, empty",      NULL, 0,         NULL },
         { "breaks are fine",  S("a\r\nb\rc\n"), NULL },
         { "at the limit",     S("0123456789"), NULL },
-        { "one past limit",   S("0123456789a"), "data is longer than the limit" },
+        { "one past limit",   S("0123456789a"),
+                              "data is longer than the limit" },
         { "nul",              S("a\0b"),       "data contains a NUL byte" },
         { "nul at the end",   S("ab\0"),       "data contains a NUL byte" },
         { "overlong slash",   S("\xc0\xaf"),   "data is not valid UTF-8" },
@@ -585,7 +590,8 @@ Test(sse_event, utf8_rejects_overlongs_surrogates_and_truncation)
         { "U+10000",              S("\xf0\x90\x80\x80"),   1 },
         { "U+10FFFF",             S("\xf4\x8f\xbf\xbf"),   1 },
         { "bom",                  S("\xef\xbb\xbf"),       1 },
-        { "mixed",                S("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z"), 1 },
+        { "mixed",                S("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z"),
+                                  1 },
         { "lone continuation",    S("\x80"),               0 },
         { "c0 overlong",          S("\xc0\x80"),           0 },
         { "c1 overlong",          S("\xc1\xbf"),           0 },

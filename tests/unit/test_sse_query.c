@@ -147,7 +147,8 @@ Test(sse_query, parse_collects_keys_in_first_seen_order)
     static const struct parse_row rows[] = {
         { "one key",              "key=a",            NULL, NULL, "a", NULL },
         { "two keys",             "key=a&key=b",      NULL, NULL, "a b", NULL },
-        { "duplicates dropped",   "key=b&key=a&key=b", NULL, NULL, "b a", NULL },
+        { "duplicates dropped",   "key=b&key=a&key=b", NULL, NULL, "b a",
+                                                               NULL },
         { "path only",            NULL,               "/a", NULL, "a", NULL },
         { "path key comes first", "key=b&key=a",      "/a", NULL, "a b", NULL },
         { "path of slash",        "key=a",            "/",  NULL, "a", NULL },
