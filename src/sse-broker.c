@@ -19,10 +19,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "sse_buf.h"
+#include "sse_cli.h"
 #include "sse_config.h"
 #include "sse_event.h"
 #include "sse_key.h"
@@ -31,7 +33,7 @@
 #include "sse_wire.h"
 #include "sse_xmalloc.h"
 
-#define SEND_WAIT_MS 1000   /* how long a full subscriber queue may delay */
+#define SEND_WAIT_MS 1000   /* ms a full worker queue may delay an event */
 
 enum {
     O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_LOGLEVEL, O_CHECK,
@@ -81,22 +83,13 @@ on_signal(int sig)
     stop = 1;
 }
 
-static const char *
-env(const char *name)
-{
-    return getenv(name);
-}
-
-static void __attribute__((noreturn))
-usage(int status)
-{
-    FILE *fp = status == 0 ? stdout : stderr;
-
-    fprintf(fp, "usage: sse-broker [options]\n"
-            "Forward events from sse-push to the sse-fcgi workers.\n\n");
-    sse_opt_usage(fp, opts, O_COUNT);
-    exit(status);
-}
+static const struct sse_cli cli = {
+    .prog = "sse-broker",
+    .synopsis = "usage: sse-broker [options]\n"
+        "Forward events from sse-push to the sse-fcgi workers.\n",
+    .opts = opts, .nopts = O_COUNT,
+    .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
+};
 
 /* 1 if something accepts connections on the unix socket at path. */
 static int
@@ -179,22 +172,22 @@ forward(struct broker *b, const struct sse_wire_publish *m)
     char topic[SSE_TOPIC_MAX];
     size_t tlen = (m->flags & SSE_WIRE_ALL) ? sse_key_topic_all(topic) :
         sse_key_topic(m->key, m->key_len, topic);
-    zmq_pollitem_t item = { .socket = b->xpub, .events = ZMQ_POLLOUT };
+    struct timespec pause = { 0, 1000 * 1000 };
+    int waited = 0;
 
     b->frame.off = b->frame.len = 0;
     if (sse_wire_deliver_encode(m->flags, &m->ev, &b->frame) != 0)
         return -1;
-    for (;;) {
-        if (zmq_send(b->xpub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-            break;
+    while (zmq_send(b->xpub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         if (zmq_errno() == EINTR && !stop)
             continue;
-        if (zmq_errno() != EAGAIN)
+        /* XPUB_NODROP: a worker's queue is full. Give it a moment to drain
+         * rather than drop the event; XPUB never reports POLLOUT as false,
+         * so wait by the clock. */
+        if (zmq_errno() != EAGAIN || waited >= SEND_WAIT_MS || stop)
             return -1;
-        /* XPUB_NODROP: some worker's queue is full. Wait a little for it
-         * to drain rather than drop the event. */
-        if (zmq_poll(&item, 1, SEND_WAIT_MS) <= 0)
-            return -1;
+        nanosleep(&pause, NULL);
+        waited++;
     }
     /* Once the first frame is queued the rest of the message follows. */
     while (zmq_send(b->xpub, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
@@ -290,28 +283,10 @@ main(int argc, char **argv)
     struct sse_opt_val v[O_COUNT];
     struct broker b;
     struct sigaction sa;
-    char err[256];
     char *pub, *push;
     long long mode = 0660;
-    int level = LOG_LEVEL_INFO;
 
-    log_init("sse-broker", LOG_LEVEL_INFO);
-    if (sse_opt_parse(opts, O_COUNT, argc, argv, env, v, err,
-                      sizeof(err)) < 0) {
-        fprintf(stderr, "sse-broker: %s (see sse-broker --help)\n", err);
-        return 64;
-    }
-    if (v[O_HELP].set)
-        usage(0);
-    if (v[O_VERSION].set) {
-        printf("sse-broker %s\n", PACKAGE_VERSION);
-        return 0;
-    }
-    if (v[O_LOGLEVEL].set && (level = log_level_parse(v[O_LOGLEVEL].str)) < 0) {
-        fprintf(stderr, "sse-broker: unknown log level '%s'\n",
-                v[O_LOGLEVEL].str);
-        return 64;
-    }
+    sse_cli_parse(&cli, argc, argv, v);
     if (v[O_MODE].set) {
         char *end;
 
@@ -324,7 +299,6 @@ main(int argc, char **argv)
             return 64;
         }
     }
-    log_init("sse-broker", level);
     pub = sse_config_endpoint(v[O_PUB].str, v[O_RUNDIR].str, SSE_PUB_SOCKET);
     push = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
                                SSE_PUSH_SOCKET);

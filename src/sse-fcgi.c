@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sse_cli.h"
 #include "sse_config.h"
 #include "sse_event.h"
 #include "sse_log.h"
@@ -55,51 +56,23 @@ static const struct sse_opt opts[O_COUNT] = {
         "show the version and exit" },
 };
 
-static const char *
-env(const char *name)
-{
-    return getenv(name);
-}
-
-static void __attribute__((noreturn))
-usage(int status)
-{
-    FILE *fp = status == 0 ? stdout : stderr;
-
-    fprintf(fp, "usage: sse-fcgi [options]\n"
-            "Serve server-sent event streams over FastCGI or CGI.\n\n");
-    sse_opt_usage(fp, opts, O_COUNT);
-    exit(status);
-}
+static const struct sse_cli cli = {
+    .prog = "sse-fcgi",
+    .synopsis = "usage: sse-fcgi [options]\n"
+        "Serve server-sent event streams over FastCGI or CGI.\n",
+    .opts = opts, .nopts = O_COUNT,
+    .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
+};
 
 int
 main(int argc, char **argv)
 {
     struct sse_opt_val v[O_COUNT];
     struct sse_worker_config cfg;
-    char err[256];
     char *endpoint;
-    int level = LOG_LEVEL_INFO, listen_fd = 0, status;
+    int listen_fd = 0, status;
 
-    log_init("sse-fcgi", LOG_LEVEL_INFO);
-    if (sse_opt_parse(opts, O_COUNT, argc, argv, env, v, err,
-                      sizeof(err)) < 0) {
-        fprintf(stderr, "sse-fcgi: %s (see sse-fcgi --help)\n", err);
-        return 64;
-    }
-    if (v[O_HELP].set)
-        usage(0);
-    if (v[O_VERSION].set) {
-        printf("sse-fcgi %s\n", PACKAGE_VERSION);
-        return 0;
-    }
-    if (v[O_LOGLEVEL].set && (level = log_level_parse(v[O_LOGLEVEL].str)) < 0) {
-        fprintf(stderr, "sse-fcgi: unknown log level '%s'\n",
-                v[O_LOGLEVEL].str);
-        return 64;
-    }
-    log_init("sse-fcgi", level);
-
+    sse_cli_parse(&cli, argc, argv, v);
     endpoint = sse_config_endpoint(v[O_PUB].str, v[O_RUNDIR].str,
                                    SSE_PUB_SOCKET);
     cfg.pub_endpoint = endpoint;

@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "sse_buf.h"
+#include "sse_cli.h"
 #include "sse_config.h"
 #include "sse_event.h"
 #include "sse_key.h"
@@ -77,27 +78,18 @@ struct push {
     struct sse_buf  frame;
 };
 
-static const char *
-env(const char *name)
-{
-    return getenv(name);
-}
-
-static void __attribute__((noreturn))
-usage(int status)
-{
-    FILE *fp = status == 0 ? stdout : stderr;
-
-    fprintf(fp, "usage: sse-push [options] KEY [MESSAGE]\n"
-            "       sse-push --all [options] [MESSAGE]\n"
-            "Publish a server-sent event to every stream subscribed to KEY.\n"
-            "The message is read from stdin when not given.\n\n");
-    sse_opt_usage(fp, opts, O_COUNT);
-    fprintf(fp, "\nExit status: 0 acknowledged, 64 usage error, 65 invalid "
-            "data,\n66 stdin unreadable, 69 broker unreachable or no "
-            "acknowledgement.\n");
-    exit(status);
-}
+static const struct sse_cli cli = {
+    .prog = "sse-push",
+    .synopsis = "usage: sse-push [options] KEY [MESSAGE]\n"
+        "       sse-push --all [options] [MESSAGE]\n"
+        "Publish a server-sent event to every stream subscribed to KEY.\n"
+        "The message is read from stdin when not given.\n",
+    .epilogue = "Exit status: 0 acknowledged, 64 usage error, 65 invalid "
+        "data,\n66 stdin unreadable, 69 broker unreachable or no "
+        "acknowledgement.\n",
+    .opts = opts, .nopts = O_COUNT,
+    .help = O_HELP, .version = O_VERSION, .log_level = -1,
+};
 
 /* Print one line on stderr and exit with status. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -387,19 +379,11 @@ main(int argc, char **argv)
     struct sse_opt_val v[O_COUNT];
     struct push p;
     const char *reason, *key = NULL, *message = NULL;
-    char err[256], *endpoint, *input = NULL;
+    char *endpoint, *input = NULL;
     int first, nargs;
     size_t len;
 
-    if ((first = sse_opt_parse(opts, O_COUNT, argc, argv, env, v, err,
-                               sizeof(err))) < 0)
-        die(EX_USAGE, "%s (see sse-push --help)", err);
-    if (v[O_HELP].set)
-        usage(0);
-    if (v[O_VERSION].set) {
-        printf("sse-push %s\n", PACKAGE_VERSION);
-        return 0;
-    }
+    first = sse_cli_parse(&cli, argc, argv, v);
     nargs = argc - first;
     if (v[O_ALL].set) {
         if (nargs > 1)

@@ -592,8 +592,8 @@ class Gateway:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        self.stop(clean=exc_type is None)
         return False
 
     def start(self):
@@ -738,9 +738,11 @@ $HTTP["url"] =~ "^/cgi/" {{
 
     # -- teardown -------------------------------------------------------------
 
-    def stop(self):
+    def stop(self, clean=False):
         """Stop lighttpd (which stops its workers) and the broker, by pid;
-        then kill and record any process left mentioning our directories."""
+        then kill and record any process left mentioning our directories.
+        With clean, and no test failed so far, remove the scratch directory
+        (kept after a failure, with its logs, for a look)."""
         try:
             stop_process(self.lighttpd)
         finally:
@@ -766,6 +768,12 @@ $HTTP["url"] =~ "^/cgi/" {{
         if self.leftovers:
             raise AssertionError("processes left behind after stop: %r"
                                  % self.leftovers)
+        if clean and _failures == 0:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            try:    # and tests/scratch itself once the last one is gone
+                os.rmdir(os.path.dirname(self.scratch))
+            except OSError:
+                pass
 
     # -- helpers --------------------------------------------------------------
 
@@ -829,7 +837,8 @@ $HTTP["url"] =~ "^/cgi/" {{
         publishes. Probes are never counted by real_events()."""
         if isinstance(clients, SSEClient):
             clients = [clients]
-        target = ["--all"] if all else [key]
+        # "--" so that a key starting with "-" is an operand
+        target = ["--all", "--"] if all else ["--", key]
 
         def seen(c, name):
             return any(e.type == name for e in c.events)
@@ -880,8 +889,7 @@ def shquote(s):
 # A tiny test runner
 # ---------------------------------------------------------------------------
 
-class Skip(Exception):
-    pass
+_failures = 0    # tests failed so far in this process (keeps scratch dirs)
 
 
 def check(cond, msg):
@@ -902,6 +910,7 @@ def run(tests, setup=None):
     context-manager factory whose value is passed to each test; a test that
     takes no argument is called without it. Prints 'ok NAME' or
     'FAIL NAME' per test and a final 'N passed, M failed'."""
+    global _failures
     if find_lighttpd() is None:
         print("SKIP: lighttpd is not installed")
         sys.exit(77)
@@ -926,6 +935,7 @@ def run(tests, setup=None):
                     t()
             except Exception as e:
                 failed += 1
+                _failures += 1
                 print("FAIL %s (%.1fs): %s" % (name, time.monotonic() - t0,
                                                e))
                 traceback.print_exc(file=sys.stdout)
@@ -936,7 +946,10 @@ def run(tests, setup=None):
     finally:
         if ctx:
             try:
-                ctx.__exit__(None, None, None)
+                if isinstance(ctx, Gateway):
+                    ctx.stop(clean=failed == 0)
+                else:
+                    ctx.__exit__(None, None, None)
             except Exception as e:
                 failed += 1
                 print("FAIL teardown: %s" % e)

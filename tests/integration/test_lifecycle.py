@@ -11,7 +11,9 @@ from harness import check, eq  # noqa: E402
 
 
 def setup():
-    return harness.Gateway("lifecycle")
+    # lighttpd notices a client that left only when it next writes to it,
+    # so the heartbeat bounds how long a gone client's stream lives
+    return harness.Gateway("lifecycle", heartbeat=1)
 
 
 def worker_sockets(gw):
@@ -126,6 +128,7 @@ def test_disconnected_client_is_dropped(gw):
     keep = gw.stream("/sse?key=leaver")
     gw.wait_live(keep, "leaver")
     base = worker_sockets(gw)
+    gone_before = gw.worker_log().count('reason="client gone"')
     leavers = [gw.stream("/sse?key=leaver") for _ in range(6)]
     try:
         gw.wait_live(leavers, "leaver")
@@ -134,19 +137,24 @@ def test_disconnected_client_is_dropped(gw):
               "(%d -> %d)" % (base, opened))
         for c in leavers:
             c.close()
-        ok = harness.wait_until(lambda: worker_sockets(gw) <= base, 10)
-        check(ok, "workers closed the streams of gone clients (sockets: "
-              "%d before, %d open, %d now)" % (base, opened,
-                                               worker_sockets(gw)))
+        # no publishing here: the heartbeat (1 s) alone must reveal them
+        ok = harness.wait_until(lambda: worker_sockets(gw) <= base, 15)
+        check(ok, "workers closed the streams of gone clients within 15 s "
+              "with heartbeat 1 s (sockets: %d before, %d open, %d now)" %
+              (base, opened, worker_sockets(gw)))
         # publishing still works and the remaining stream still gets events
         for i in range(3):
             gw.push_ok(["leaver", "after %d" % i])
         evs = keep.wait_for_events(3)
         eq([e.data for e in evs], ["after 0", "after 1", "after 2"],
            "remaining stream")
-        log = gw.worker_log()
-        check("leaver" in log or "stream" in log,
-              "the workers log at debug level: %r" % log[-500:])
+        check(not keep.closed, "the remaining stream is still open")
+        # the workers log each stream they drop, at debug level
+        gone = harness.wait_until(
+            lambda: gw.worker_log().count('reason="client gone"') -
+            gone_before >= 6, 5)
+        check(gone, "the worker log has a 'stream closed ... reason=\"client "
+              "gone\"' line per stream: %r" % gw.worker_log()[-800:])
     finally:
         keep.close()
         for c in leavers:
