@@ -127,6 +127,15 @@ bind_endpoint(void *sock, const char *endpoint, mode_t mode)
         fatal("chmod %s", path);
 }
 
+static void
+unlink_ipc(const char *endpoint)
+{
+    const char *path = sse_config_ipc_path(endpoint);
+
+    if (path != NULL && unlink(path) != 0 && errno != ENOENT)
+        log_warn("cannot remove %s", path);
+}
+
 /* Create the directory of an ipc endpoint's socket if it is missing. */
 static void
 make_rundir(const char *endpoint)
@@ -355,10 +364,12 @@ main(int argc, char **argv)
     }
     log_info("broker stopping published=%lu refused=%lu", b.published,
              b.refused);
-    /* zmq removes the ipc socket files it created when the sockets close. */
     zmq_close(b.router);
     zmq_close(b.xpub);
     zmq_ctx_term(b.ctx);
+    /* libzmq leaves bound ipc socket files behind; they are ours. */
+    unlink_ipc(pub);
+    unlink_ipc(push);
     sse_buf_free(&b.frame);
     free(pub);
     free(push);

@@ -38,6 +38,9 @@ SSE_PUSH = os.path.join(BUILDDIR, "src", "sse-push")
 PROBE_EVENT = "__probe"     # event name of liveness probes (filtered out)
 SYNC_EVENT = "__sync"       # event name of the marker after the probes
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+
 # Generous: tests check behaviour, never speed.
 START_TIMEOUT = 20.0
 EVENT_TIMEOUT = 10.0
@@ -768,6 +771,16 @@ $HTTP["url"] =~ "^/cgi/" {{
         if self.leftovers:
             raise AssertionError("processes left behind after stop: %r"
                                  % self.leftovers)
+        # with --enable-sanitizers, a report in a daemon's log (a leak
+        # found at exit, say) fails the test file even if every test passed
+        for name in ("broker.log", "lighttpd-error.log", "lighttpd.stderr"):
+            text = self.read_log(name)
+            for marker in SANITIZER_MARKERS:
+                if marker in text:
+                    i = text.index(marker)
+                    raise AssertionError("%s in %s/%s: %s" % (
+                        marker.strip(": "), self.scratch, name,
+                        text[i:i + 1500]))
         if clean and _failures == 0:
             shutil.rmtree(self.scratch, ignore_errors=True)
             try:    # and tests/scratch itself once the last one is gone
@@ -818,6 +831,10 @@ $HTTP["url"] =~ "^/cgi/" {{
                            is not None else b"", stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=self.env(env),
                            timeout=timeout)
+        for marker in SANITIZER_MARKERS:
+            if marker.encode() in p.stderr:
+                raise AssertionError("sse-push %r: %s" % (
+                    args, p.stderr.decode(errors="replace")[:1500]))
         return p.returncode, p.stdout, p.stderr
 
     def push_ok(self, args, stdin=None):

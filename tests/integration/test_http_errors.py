@@ -4,6 +4,7 @@ bad keys, 405 with Allow for methods other than GET and HEAD."""
 import os
 import sys
 
+sys.dont_write_bytecode = True     # keep the source tree clean (distcheck)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, eq  # noqa: E402

@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True     # keep the source tree clean (distcheck)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, eq  # noqa: E402
