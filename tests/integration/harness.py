@@ -606,6 +606,15 @@ class Gateway:
         if os.path.exists(self.scratch):
             shutil.rmtree(self.scratch)
         os.makedirs(self.scratch)
+        # Sanitizer reports from every process started from here on (the
+        # workers under lighttpd too) go to files that stop() looks for,
+        # since a worker's stderr is lighttpd's error log.
+        for var, prefix in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS",
+                                                       "ubsan")):
+            opts = [o for o in os.environ.get(var, "").split(":")
+                    if o and not o.startswith("log_path=")]
+            opts.append("log_path=" + os.path.join(self.scratch, prefix))
+            os.environ[var] = ":".join(opts)
         rundir = os.path.join(self.scratch, "run")
         # unix socket paths must stay below 108 bytes (sun_path), and
         # lighttpd appends "-N" to the FastCGI socket name
@@ -773,6 +782,11 @@ $HTTP["url"] =~ "^/cgi/" {{
                                  % self.leftovers)
         # with --enable-sanitizers, a report in a daemon's log (a leak
         # found at exit, say) fails the test file even if every test passed
+        names = os.listdir(self.scratch) if os.path.isdir(self.scratch) else []
+        for name in sorted(names):
+            if name.startswith(("asan.", "ubsan.")):
+                raise AssertionError("sanitizer report %s/%s: %s" % (
+                    self.scratch, name, self.read_log(name)[:1500]))
         for name in ("broker.log", "lighttpd-error.log", "lighttpd.stderr"):
             text = self.read_log(name)
             for marker in SANITIZER_MARKERS:
