@@ -12,10 +12,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +29,7 @@
 #include "sse_cli.h"
 #include "sse_config.h"
 #include "sse_event.h"
+#include "sse_history.h"
 #include "sse_key.h"
 #include "sse_log.h"
 #include "sse_opt.h"
@@ -36,8 +39,9 @@
 #define SEND_WAIT_MS 1000   /* ms a full worker queue may delay an event */
 
 enum {
-    O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_LOGLEVEL, O_CHECK,
-    O_HELP, O_VERSION, O_COUNT
+    O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_HISTORY,
+    O_HISTORY_AGE, O_HISTORY_BYTES, O_STATE, O_LOGLEVEL, O_CHECK, O_HELP,
+    O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -54,6 +58,16 @@ static const struct sse_opt opts[O_COUNT] = {
     [O_HWM] = { "hwm", 0, SSE_OPT_NUM, "SSE_HWM", 1, 100000000, "N",
         "events queued per worker before publishers are refused "
         "(default 100000)" },
+    [O_HISTORY] = { "history", 0, SSE_OPT_NUM, "SSE_HISTORY", 1, 1000000,
+        "N", "events kept per key for replay (default 100)" },
+    [O_HISTORY_AGE] = { "history-age", 0, SSE_OPT_NUM, "SSE_HISTORY_AGE", 0,
+        31536000, "SECONDS", "how long events are kept (default 3600; 0: "
+        "no limit)" },
+    [O_HISTORY_BYTES] = { "history-bytes", 0, SSE_OPT_NUM,
+        "SSE_HISTORY_BYTES", 0, (1LL << 40), "BYTES", "bytes of events kept "
+        "in all (default 67108864; 0: no limit)" },
+    [O_STATE] = { "state", 0, SSE_OPT_STR, "SSE_STATE", 0, 0, "FILE",
+        "keep the history in FILE across restarts" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (default info)" },
     [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -65,14 +79,22 @@ static const struct sse_opt opts[O_COUNT] = {
 };
 
 struct broker {
-    void           *ctx;
-    void           *router;    /* publishers */
-    void           *xpub;      /* workers */
-    size_t          data_max;
-    struct sse_buf  frame;     /* scratch for encoding */
-    unsigned long   published; /* events accepted, for the exit log */
-    unsigned long   refused;
+    void               *ctx;
+    void               *router;    /* publishers */
+    void               *xpub;      /* workers */
+    size_t              data_max;
+    uint64_t            instance;  /* random, new at each start */
+    uint64_t            next_seq;  /* at least the wall clock in us */
+    struct sse_history *history;
+    const char         *state;     /* state file, or NULL */
+    struct sse_buf      sse;       /* scratch: an event's bytes */
+    struct sse_buf      frame;     /* scratch: a frame */
+    unsigned long       published; /* events accepted, for the exit log */
+    unsigned long       refused;
+    unsigned long       replays;
 };
+
+#define REPLAY_MAX (16 * 1024 * 1024)   /* bytes in one replay answer */
 
 static volatile sig_atomic_t stop;
 
@@ -173,20 +195,15 @@ reply(struct broker *b, zmq_msg_t *identity, uint32_t seq, int status,
         log_debug("ack seq=%u not sent: %s", seq, zmq_strerror(zmq_errno()));
 }
 
-/* Put one event on the XPUB side. Returns 0, or -1 if a subscriber's queue
- * stayed full (nothing was sent). */
+/* Send [topic][data] on the XPUB side. Returns 0, or -1 if a worker's
+ * queue stayed full (nothing was sent). */
 static int
-forward(struct broker *b, const struct sse_wire_publish *m)
+xpub_send(struct broker *b, const char *topic, size_t tlen, const void *data,
+          size_t len)
 {
-    char topic[SSE_TOPIC_MAX];
-    size_t tlen = (m->flags & SSE_WIRE_ALL) ? sse_key_topic_all(topic) :
-        sse_key_topic(m->key, m->key_len, topic);
     struct timespec pause = { 0, 1000 * 1000 };
     int waited = 0;
 
-    b->frame.off = b->frame.len = 0;
-    if (sse_wire_deliver_encode(m->flags, &m->ev, &b->frame) != 0)
-        return -1;
     while (zmq_send(b->xpub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         if (zmq_errno() == EINTR && !stop)
             continue;
@@ -199,11 +216,76 @@ forward(struct broker *b, const struct sse_wire_publish *m)
         waited++;
     }
     /* Once the first frame is queued the rest of the message follows. */
-    while (zmq_send(b->xpub, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
-                    0) < 0) {
+    while (zmq_send(b->xpub, data, len, 0) < 0) {
         if (zmq_errno() != EINTR)
             fatalx("sending to workers: %s", zmq_strerror(zmq_errno()));
     }
+    return 0;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sequence numbers follow the wall clock in microseconds, so they stay
+ * ordered across restarts even without a state file. */
+static uint64_t
+take_seq(struct broker *b)
+{
+    struct timespec ts;
+    uint64_t now, seq;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    seq = now > b->next_seq ? now : b->next_seq;
+    b->next_seq = seq + 1;
+    return seq;
+}
+
+/* Give the event its sequence number and id, keep it, and put it on the
+ * XPUB side. Returns 0, or -1 if a worker's queue stayed full. */
+static int
+forward(struct broker *b, const struct sse_wire_publish *m)
+{
+    char topic[SSE_TOPIC_MAX], idbuf[24];
+    size_t tlen = (m->flags & SSE_WIRE_ALL) ? sse_key_topic_all(topic) :
+        sse_key_topic(m->key, m->key_len, topic);
+    struct sse_event ev = m->ev;
+    struct sse_wire_deliver d;
+    struct sse_history_event he;
+    uint64_t seq = take_seq(b);
+
+    if (ev.id == NULL) {
+        ev.id = idbuf;
+        ev.id_len = (size_t)snprintf(idbuf, sizeof(idbuf), "%" PRIu64, seq);
+    }
+    b->sse.off = b->sse.len = 0;
+    b->frame.off = b->frame.len = 0;
+    if (sse_event_encode(&ev, &b->sse) != 0)
+        return -1;
+    d.flags = m->flags;
+    d.instance = b->instance;
+    d.seq = seq;
+    d.sse = sse_buf_head(&b->sse);
+    d.len = sse_buf_len(&b->sse);
+    if (sse_wire_deliver_encode(&d, &b->frame) != 0 ||
+        xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
+                  sse_buf_len(&b->frame)) != 0)
+        return -1;
+    he.seq = seq;
+    he.time_ms = wall_ms();
+    he.flags = m->flags;
+    he.id = ev.id;
+    he.id_len = ev.id_len;
+    he.sse = d.sse;
+    he.len = d.len;
+    sse_history_add(b->history, m->key != NULL ? m->key : "", m->key_len,
+                    &he);
     return 0;
 }
 
@@ -257,26 +339,153 @@ out:
     zmq_msg_close(&identity);
 }
 
-/* Subscriptions arrive from workers as messages on XPUB; read them so the
- * socket keeps moving, and log them for debugging. */
+/* Answer on a worker's topic: the events after the point it names, or a
+ * hello (req 0, no events) when it has just (re)connected. */
 static void
-on_subscription(struct broker *b)
+answer(struct broker *b, const char *topic, size_t tlen,
+       const struct sse_wire_replay *r)
+{
+    struct sse_wire_replayed h = {
+        .instance = b->instance, .req = r != NULL ? r->req : 0,
+        .seq_now = b->next_seq - 1,
+    };
+    struct sse_history_replay rep = { 0 };
+    struct sse_wire_item *items = NULL;
+
+    if (r != NULL && r->after != SSE_WIRE_AFTER_NONE) {
+        sse_history_expire(b->history, wall_ms());
+        sse_history_replay(b->history, r->keys, r->key_lens, r->nkeys,
+                           r->after == SSE_WIRE_AFTER_ID ? r->after_id : NULL,
+                           r->after_id_len, r->after_seq, REPLAY_MAX, &rep);
+        items = xcalloc(rep.n + 1, sizeof(*items));
+        for (size_t i = 0; i < rep.n; i++) {
+            items[i].flags = rep.events[i]->flags;
+            items[i].seq = rep.events[i]->seq;
+            items[i].sse = rep.events[i]->sse;
+            items[i].len = rep.events[i]->len;
+        }
+        h.flags = rep.missed ? SSE_WIRE_MISSED : 0;
+        b->replays++;
+        log_debug("replay req=%" PRIu64 " events=%zu missed=%d", h.req,
+                  rep.n, rep.missed);
+    }
+    b->frame.off = b->frame.len = 0;
+    if (sse_wire_replayed_encode(&h, items, rep.n, &b->frame) != 0 ||
+        xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
+                  sse_buf_len(&b->frame)) != 0)
+        log_warnx("could not answer a worker (its queue is full); it will "
+                  "ask again");
+    free(items);
+    sse_history_replay_free(&rep);
+}
+
+/* Messages from workers arrive on XPUB: subscriptions (first byte 1 or 0)
+ * and replay requests, in the order each worker sent them. */
+static void
+on_worker(struct broker *b)
 {
     zmq_msg_t msg;
 
     zmq_msg_init(&msg);
     while (zmq_msg_recv(&msg, b->xpub, ZMQ_DONTWAIT) >= 0) {
-        const unsigned char *p = zmq_msg_data(&msg);
+        const char *p = zmq_msg_data(&msg);
         size_t n = zmq_msg_size(&msg);
+        struct sse_wire_replay r;
         const char *key;
         size_t klen;
 
-        if (n >= 1 && sse_key_from_topic((const char *)p + 1, n - 1, &key,
-                                         &klen) == 1)
-            log_debug("%s key=%.*s", p[0] ? "subscribe" : "unsubscribe",
-                      (int)klen, key);
+        if (n >= 1 && (p[0] == 0 || p[0] == 1)) {
+            if (p[0] == 1 && sse_key_topic_is_worker(p + 1, n - 1))
+                answer(b, p + 1, n - 1, NULL);
+            else if (sse_key_from_topic(p + 1, n - 1, &key, &klen) == 1)
+                log_debug("%s key=%.*s", p[0] ? "subscribe" : "unsubscribe",
+                          (int)klen, key);
+        } else if (sse_wire_replay_decode(p, n, &r) == 0 &&
+                   sse_key_topic_is_worker(r.topic, r.topic_len)) {
+            answer(b, r.topic, r.topic_len, &r);
+        } else {
+            log_warnx("malformed message from a worker, ignored");
+        }
     }
     zmq_msg_close(&msg);
+}
+
+/* Write the history to the state file: a new file, synced, then renamed
+ * over the old one, so a crash leaves one whole file or the other. */
+static void
+save_state(struct broker *b, int clean)
+{
+    struct sse_buf out;
+    char *tmp;
+    FILE *fp;
+    int ok;
+
+    if (b->state == NULL)
+        return;
+    sse_buf_init(&out, 0);
+    (void)sse_history_save(b->history, b->next_seq, clean, &out);
+    tmp = xmalloc(strlen(b->state) + 5);
+    sprintf(tmp, "%s.new", b->state);
+    if ((fp = fopen(tmp, "wb")) == NULL) {
+        log_warn("cannot write %s", tmp);
+        goto out;
+    }
+    ok = fwrite(sse_buf_head(&out), 1, sse_buf_len(&out), fp) ==
+        sse_buf_len(&out);
+    ok = fflush(fp) == 0 && ok && fsync(fileno(fp)) == 0;
+    if (fclose(fp) != 0 || !ok || rename(tmp, b->state) != 0) {
+        log_warn("cannot write %s", b->state);
+        unlink(tmp);
+        goto out;
+    }
+    log_debug("state saved events=%zu clean=%d", sse_history_count(b->history),
+              clean);
+out:
+    free(tmp);
+    sse_buf_free(&out);
+}
+
+/* Load the state file if there is one. A file written by a broker that
+ * did not stop cleanly lacks the events it took after; streams older than
+ * this start are then told they may have missed some. */
+static void
+load_state(struct broker *b, uint64_t start)
+{
+    struct sse_buf in;
+    char chunk[65536];
+    const char *reason;
+    uint64_t next = 0;
+    int clean = 0;
+    size_t n;
+    FILE *fp;
+
+    /* Without saved state, nothing from before this start is known. */
+    if (b->state == NULL) {
+        sse_history_set_gap_below(b->history, start);
+        return;
+    }
+    if ((fp = fopen(b->state, "rb")) == NULL) {
+        if (errno != ENOENT)
+            fatal("cannot read %s", b->state);
+        sse_history_set_gap_below(b->history, start);
+        return;
+    }
+    sse_buf_init(&in, 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        (void)sse_buf_append(&in, chunk, n);
+    if (ferror(fp))
+        fatal("cannot read %s", b->state);
+    fclose(fp);
+    if (sse_history_load(b->history, sse_buf_head(&in), sse_buf_len(&in),
+                         wall_ms(), &next, &clean, &reason) != 0)
+        fatalx("%s: %s (move it away to start without it)", b->state, reason);
+    sse_buf_free(&in);
+    if (next > b->next_seq)
+        b->next_seq = next;
+    if (!clean)
+        sse_history_set_gap_below(b->history, take_seq(b));
+    log_info("state loaded from %s events=%zu clean=%d", b->state,
+             sse_history_count(b->history), clean);
 }
 
 static void
@@ -332,6 +541,25 @@ main(int argc, char **argv)
     make_rundir(pub);
     make_rundir(push);
     sse_buf_init(&b.frame, 0);
+    sse_buf_init(&b.sse, 0);
+    {
+        struct sse_history_limits lim = {
+            .count = v[O_HISTORY].set ? (size_t)v[O_HISTORY].num : 100,
+            .age_ms = (v[O_HISTORY_AGE].set ? v[O_HISTORY_AGE].num : 3600) *
+                1000,
+            .bytes = v[O_HISTORY_BYTES].set ? (size_t)v[O_HISTORY_BYTES].num :
+                64 * 1024 * 1024,
+        };
+
+        b.history = sse_history_new(&lim, 0);
+    }
+    b.state = v[O_STATE].set ? v[O_STATE].str : NULL;
+    if (getrandom(&b.instance, sizeof(b.instance), 0) !=
+        (ssize_t)sizeof(b.instance))
+        fatal("getrandom");
+    load_state(&b, take_seq(&b));
+    /* From here a crash leaves a file marked as not clean. */
+    save_state(&b, 0);
     if ((b.ctx = zmq_ctx_new()) == NULL)
         fatalx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
     b.xpub = zmq_socket(b.ctx, ZMQ_XPUB);
@@ -352,18 +580,20 @@ main(int argc, char **argv)
             { .socket = b.xpub, .events = ZMQ_POLLIN },
         };
 
-        if (zmq_poll(items, 2, -1) < 0) {
+        if (zmq_poll(items, 2, 1000) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             fatalx("zmq_poll: %s", zmq_strerror(zmq_errno()));
         }
         if (items[1].revents & ZMQ_POLLIN)
-            on_subscription(&b);
+            on_worker(&b);
         if (items[0].revents & ZMQ_POLLIN)
             on_publish(&b);
+        sse_history_expire(b.history, wall_ms());
     }
-    log_info("broker stopping published=%lu refused=%lu", b.published,
-             b.refused);
+    log_info("broker stopping published=%lu refused=%lu replays=%lu",
+             b.published, b.refused, b.replays);
+    save_state(&b, 1);
     zmq_close(b.router);
     zmq_close(b.xpub);
     zmq_ctx_term(b.ctx);
@@ -371,6 +601,8 @@ main(int argc, char **argv)
     unlink_ipc(pub);
     unlink_ipc(push);
     sse_buf_free(&b.frame);
+    sse_buf_free(&b.sse);
+    sse_history_destroy(&b.history);
     free(pub);
     free(push);
     return 0;

@@ -235,6 +235,17 @@ sse_hub_foreach(struct sse_hub *h, const char *key, size_t len,
     return visited;
 }
 
+const char *
+sse_hub_sub_key(const struct sse_sub *sub, size_t *len)
+{
+    if (sub->key == NULL) {
+        *len = 0;
+        return NULL;
+    }
+    *len = sub->key->len;
+    return sub->key->name;
+}
+
 size_t
 sse_hub_count(const struct sse_hub *h, const char *key, size_t len)
 {

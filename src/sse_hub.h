@@ -51,6 +51,10 @@ void sse_hub_remove(struct sse_hub *h, struct sse_sub *sub);
 size_t sse_hub_foreach(struct sse_hub *h, const char *key, size_t len,
                        sse_hub_sub_fn fn, void *arg);
 
+/* The key sub is subscribed under (not NUL-terminated; *len set), or NULL
+ * if sub is not in the hub. Borrowed until sub leaves. */
+const char *sse_hub_sub_key(const struct sse_sub *sub, size_t *len);
+
 /* Number of subscribers of key, and number of keys with any. */
 size_t sse_hub_count(const struct sse_hub *h, const char *key, size_t len);
 size_t sse_hub_keys(const struct sse_hub *h);

@@ -11,10 +11,13 @@
 #include <assert.h>
 #include <string.h>
 
+#include <stdint.h>
+
 #include "sse_key.h"
 
 #define TOPIC_KEY 'k'   /* type byte of a key topic */
 #define TOPIC_ALL '*'   /* type byte of the broadcast topic */
+#define TOPIC_WORKER 'w' /* type byte of a worker's own topic */
 
 static int
 key_char(unsigned char c)
@@ -57,6 +60,31 @@ sse_key_topic_all(char *out)
     out[0] = TOPIC_ALL;
     out[1] = '\0';
     return 2;
+}
+
+size_t
+sse_key_topic_worker(uint64_t worker, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    out[0] = TOPIC_WORKER;
+    for (int i = 0; i < 16; i++)
+        out[1 + i] = hex[(worker >> (60 - 4 * i)) & 15];
+    out[17] = '\0';
+    return SSE_TOPIC_WORKER_LEN;
+}
+
+int
+sse_key_topic_is_worker(const char *topic, size_t n)
+{
+    if (n != SSE_TOPIC_WORKER_LEN || topic[0] != TOPIC_WORKER ||
+        topic[n - 1] != '\0')
+        return 0;
+    for (size_t i = 1; i < n - 1; i++)
+        if (!((topic[i] >= '0' && topic[i] <= '9') ||
+              (topic[i] >= 'a' && topic[i] <= 'f')))
+            return 0;
+    return 1;
 }
 
 int

@@ -36,6 +36,7 @@ sse_stream_destroy(struct sse_stream **sp)
         return;
     sse_buf_free(&s->out);
     free(s->subs);
+    free(s->last_event_id);
     free(s);
     *sp = NULL;
 }

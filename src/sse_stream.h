@@ -46,6 +46,12 @@ struct sse_stream {
     int64_t               last_queued_ms; /* for heartbeats */
     int64_t               deadline_ms; /* end the stream then; 0: never */
     uint64_t              events_sent; /* events queued, for the close log */
+    uint64_t              last_seq;    /* newest event sent (broker seq) */
+    char                 *last_event_id; /* Last-Event-ID asked for, or NULL */
+    int                   opened;      /* response head and ": ok" queued */
+    int                   pending;     /* waiting for the broker's answer */
+    int64_t               asked_ms;    /* when the answer was asked for */
+    struct sse_stream    *id_next;     /* the worker's table by id */
     size_t                nsubs;
     struct sse_sub       *subs;        /* one per key, nsubs of them */
     struct sse_stream    *prev;        /* the worker's list of streams */

@@ -21,7 +21,11 @@
 #define PUBLISH_FIXED 19  /* version type flags seq key-len name-len id-len
                            * retry data-len */
 #define ACK_FIXED     8   /* version type seq status reason-len */
-#define DELIVER_FIXED 3   /* version type flags */
+#define DELIVER_FIXED 19  /* version type flags instance seq */
+#define REPLAY_FIXED  15  /* version type req topic-len after-kind
+                           * after-len key-count */
+#define REPLAYED_FIXED 31 /* version type flags instance req seq-now count */
+#define ITEM_FIXED    13  /* flags seq len */
 #define FLAGS_KNOWN   (SSE_WIRE_CLOSE | SSE_WIRE_ALL)
 #define RETRY_NONE    UINT32_MAX
 
@@ -264,57 +268,275 @@ sse_wire_ack_decode(const void *frame, size_t n, struct sse_wire_ack *a)
     return 0;
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+static unsigned char *
+put64(unsigned char *p, uint64_t v)
+{
+    p = put32(p, (uint32_t)(v >> 32));
+    return put32(p, (uint32_t)v);
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/*
+ * An encoded event ends in its only blank line, since every field line is
+ * "name: value" LF. Checking for exactly one whole event keeps a truncated
+ * or merged frame from reaching a stream, where it would run into the next
+ * event.
+ */
+static int
+one_event(const char *s, size_t len)
+{
+    const char *nl;
+
+    if (len < 2 || s[len - 1] != '\n' || s[len - 2] != '\n')
+        return 0;
+    nl = memmem(s, len, "\n\n", 2);
+    return nl == s + len - 2;
+}
+
 /* ---- deliver ----------------------------------------------------------- */
 
 int
-sse_wire_deliver_encode(unsigned flags, const struct sse_event *ev,
-                        struct sse_buf *out)
+sse_wire_deliver_encode(const struct sse_wire_deliver *d, struct sse_buf *out)
 {
-    unsigned char h[DELIVER_FIXED];
+    unsigned char *p;
 
-    if (flags & ~(unsigned)FLAGS_KNOWN)
+    if (d->flags & ~(unsigned)FLAGS_KNOWN || d->len > SIZE_MAX - DELIVER_FIXED)
         return -1;
-    h[0] = SSE_WIRE_VERSION;
-    h[1] = 'D';
-    h[2] = (unsigned char)flags;
-    if (sse_buf_append(out, h, sizeof h) == -1)
+    if ((p = (unsigned char *)sse_buf_reserve(out, DELIVER_FIXED + d->len))
+        == NULL)
         return -1;
-    if (sse_event_encode(ev, out) == -1) {
-        sse_buf_truncate(out, sizeof h);
-        return -1;
-    }
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'D';
+    *p++ = (unsigned char)d->flags;
+    p = put64(p, d->instance);
+    p = put64(p, d->seq);
+    putbytes(p, d->sse, d->len);
+    sse_buf_commit(out, DELIVER_FIXED + d->len);
     return 0;
 }
 
 int
-sse_wire_deliver_decode(const void *frame, size_t n, unsigned *flags,
-                        const char **sse, size_t *sse_len)
+sse_wire_deliver_decode(const void *frame, size_t n,
+                        struct sse_wire_deliver *d)
 {
     const unsigned char *p = frame;
-    const char *s;
-    size_t len, i;
 
     if (n < DELIVER_FIXED || p[0] != SSE_WIRE_VERSION || p[1] != 'D')
         return -1;
     if (p[2] & ~FLAGS_KNOWN)
         return -1;
-    s = (const char *)p + DELIVER_FIXED;
-    len = n - DELIVER_FIXED;
+    d->flags = p[2];
+    d->instance = get64(p + 3);
+    d->seq = get64(p + 11);
+    d->sse = (const char *)p + DELIVER_FIXED;
+    d->len = n - DELIVER_FIXED;
+    return one_event(d->sse, d->len) ? 0 : -1;
+}
 
-    /*
-     * An encoded event ends in its only blank line, since every field line
-     * is "name: value" LF. Checking for exactly one whole event keeps a
-     * truncated or merged frame from reaching a stream, where it would run
-     * into the next event.
-     */
-    if (len < 2 || s[len - 1] != '\n' || s[len - 2] != '\n')
+/* ---- replay ------------------------------------------------------------ */
+
+int
+sse_wire_replay_encode(const struct sse_wire_replay *r, struct sse_buf *out)
+{
+    size_t total = REPLAY_FIXED + r->topic_len, after_len;
+    unsigned char *p;
+
+    if (r->topic_len > UINT8_MAX || r->nkeys > SSE_WIRE_KEYS_MAX)
         return -1;
-    for (i = 0; i + 2 < len; i++)
-        if (s[i] == '\n' && s[i + 1] == '\n')
+    switch (r->after) {
+    case SSE_WIRE_AFTER_NONE:
+        after_len = 0;
+        break;
+    case SSE_WIRE_AFTER_SEQ:
+        after_len = 8;
+        break;
+    case SSE_WIRE_AFTER_ID:
+        after_len = r->after_id_len;
+        break;
+    default:
+        return -1;
+    }
+    if (after_len > UINT16_MAX)
+        return -1;
+    total += after_len;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        if (r->key_lens[i] > UINT8_MAX)
             return -1;
-
-    *flags = p[2];
-    *sse = s;
-    *sse_len = len;
+        total += 1 + r->key_lens[i];
+    }
+    if ((p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
+        return -1;
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'R';
+    p = put64(p, r->req);
+    *p++ = (unsigned char)r->topic_len;
+    p = putbytes(p, r->topic, r->topic_len);
+    *p++ = (unsigned char)r->after;
+    p = put16(p, (uint16_t)after_len);
+    if (r->after == SSE_WIRE_AFTER_SEQ)
+        p = put64(p, r->after_seq);
+    else
+        p = putbytes(p, r->after_id, after_len);
+    *p++ = (unsigned char)r->nkeys;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        *p++ = (unsigned char)r->key_lens[i];
+        p = putbytes(p, r->keys[i], r->key_lens[i]);
+    }
+    sse_buf_commit(out, total);
     return 0;
+}
+
+int
+sse_wire_replay_decode(const void *frame, size_t n, struct sse_wire_replay *r)
+{
+    struct cursor c = { frame, n };
+    const unsigned char *p;
+    size_t len;
+
+    memset(r, 0, sizeof *r);
+    if ((p = take(&c, 10)) == NULL || p[0] != SSE_WIRE_VERSION || p[1] != 'R')
+        return -1;
+    r->req = get64(p + 2);
+    if ((p = take(&c, 1)) == NULL || (p = take(&c, len = p[0])) == NULL)
+        return -1;
+    r->topic = (const char *)p;
+    r->topic_len = len;
+    if ((p = take(&c, 3)) == NULL)
+        return -1;
+    r->after = p[0];
+    len = get16(p + 1);
+    if ((p = take(&c, len)) == NULL)
+        return -1;
+    switch (r->after) {
+    case SSE_WIRE_AFTER_NONE:
+        if (len != 0)
+            return -1;
+        break;
+    case SSE_WIRE_AFTER_SEQ:
+        if (len != 8)
+            return -1;
+        r->after_seq = get64(p);
+        break;
+    case SSE_WIRE_AFTER_ID:
+        if (sse_event_check_id((const char *)p, len) != NULL)
+            return -1;
+        r->after_id = (const char *)p;
+        r->after_id_len = len;
+        break;
+    default:
+        return -1;
+    }
+    if ((p = take(&c, 1)) == NULL || p[0] > SSE_WIRE_KEYS_MAX)
+        return -1;
+    r->nkeys = p[0];
+    for (size_t i = 0; i < r->nkeys; i++) {
+        if ((p = take(&c, 1)) == NULL || (p = take(&c, len = p[0])) == NULL)
+            return -1;
+        if (sse_key_check((const char *)p, len) != NULL)
+            return -1;
+        r->keys[i] = (const char *)p;
+        r->key_lens[i] = len;
+    }
+    return c.left == 0 ? 0 : -1;
+}
+
+/* ---- replayed ---------------------------------------------------------- */
+
+int
+sse_wire_replayed_encode(const struct sse_wire_replayed *h,
+                         const struct sse_wire_item *items, size_t n,
+                         struct sse_buf *out)
+{
+    size_t total = REPLAYED_FIXED;
+    unsigned char *p;
+
+    if (n > UINT32_MAX || h->flags & ~(unsigned)SSE_WIRE_MISSED)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].flags & ~(unsigned)FLAGS_KNOWN ||
+            items[i].len > UINT32_MAX ||
+            items[i].len > SIZE_MAX - total - ITEM_FIXED)
+            return -1;
+        total += ITEM_FIXED + items[i].len;
+    }
+    if ((p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
+        return -1;
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'Y';
+    *p++ = (unsigned char)h->flags;
+    p = put64(p, h->instance);
+    p = put64(p, h->req);
+    p = put64(p, h->seq_now);
+    p = put32(p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        *p++ = (unsigned char)items[i].flags;
+        p = put64(p, items[i].seq);
+        p = put32(p, (uint32_t)items[i].len);
+        p = putbytes(p, items[i].sse, items[i].len);
+    }
+    sse_buf_commit(out, total);
+    return 0;
+}
+
+int
+sse_wire_replayed_decode(const void *frame, size_t n,
+                         struct sse_wire_replayed *h)
+{
+    struct cursor c = { frame, n };
+    const unsigned char *p;
+    struct sse_wire_item item;
+
+    memset(h, 0, sizeof *h);
+    if ((p = take(&c, REPLAYED_FIXED)) == NULL ||
+        p[0] != SSE_WIRE_VERSION || p[1] != 'Y' ||
+        p[2] & ~(unsigned)SSE_WIRE_MISSED)
+        return -1;
+    h->flags = p[2];
+    h->instance = get64(p + 3);
+    h->req = get64(p + 11);
+    h->seq_now = get64(p + 19);
+    h->count = get32(p + 27);
+    h->items = c.p;
+    h->items_len = c.left;
+    /* Check every item now, so iterating cannot fail later. */
+    h->next = h->items;
+    h->left = h->items_len;
+    for (uint32_t i = 0; i < h->count; i++)
+        if (sse_wire_replayed_next(h, &item) != 1)
+            return -1;
+    if (h->left != 0)
+        return -1;
+    h->next = h->items;
+    h->left = h->items_len;
+    return 0;
+}
+
+int
+sse_wire_replayed_next(struct sse_wire_replayed *h, struct sse_wire_item *item)
+{
+    struct cursor c = { h->next, h->left };
+    const unsigned char *p;
+    size_t len;
+
+    if (c.left == 0)
+        return 0;
+    if ((p = take(&c, ITEM_FIXED)) == NULL || p[0] & ~FLAGS_KNOWN)
+        return -1;
+    item->flags = p[0];
+    item->seq = get64(p + 1);
+    len = get32(p + 9);
+    if ((p = take(&c, len)) == NULL || !one_event((const char *)p, len))
+        return -1;
+    item->sse = (const char *)p;
+    item->len = len;
+    h->next = c.p;
+    h->left = c.left;
+    return 1;
 }

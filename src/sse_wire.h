@@ -5,23 +5,42 @@
  * DEALER, so several may be in flight); the broker answers each with an ACK
  * once the event is on its PUB side, or a NACK with a reason. Workers get
  * DELIVER frames from the broker's XPUB socket, behind a topic frame (see
- * sse_key.h). Integers are big-endian.
+ * sse_key.h), each carrying the broker's instance and the event's sequence
+ * number. A worker sends REPLAY requests upstream through its XSUB socket,
+ * on the same pipe as its subscriptions, so the broker reads a request only
+ * after the subscriptions sent before it are in force; the REPLAYED answer
+ * comes back on the worker's own topic. The broker also sends a REPLAYED
+ * with req 0 and no events (a hello) when a worker subscribes to its own
+ * topic, which tells a reconnected worker which broker it now talks to.
+ * Integers are big-endian. The version byte is 2 because an upstream XSUB
+ * message starting with 0 or 1 would be taken for a subscription.
  *
- *   publish  = %x01 "P" flags seq key-len key
+ *   publish  = %x02 "P" flags seq32 key-len key
  *              name-len name id-len id retry data-len data
- *   ack      = %x01 "A" seq status reason-len reason
- *   deliver  = %x01 "D" flags sse-bytes
+ *   ack      = %x02 "A" seq32 status reason-len reason
+ *   deliver  = %x02 "D" flags instance seq sse-bytes
+ *   replay   = %x02 "R" req topic-len topic after-kind after-len after
+ *              key-count *(key-len key)
+ *   replayed = %x02 "Y" rflags instance req seq-now count
+ *              *(flags seq len32 sse-bytes)
  *
  *   flags      = OCTET          ; bit 0: close streams after, bit 1: all keys
- *   seq        = 4OCTET         ; chosen by the publisher, echoed in the ack
+ *   rflags     = OCTET          ; bit 0: events after "after" were lost
+ *   seq32      = 4OCTET         ; chosen by the publisher, echoed in the ack
  *   key-len    = OCTET          ; 0 with the "all keys" flag
  *   name-len   = OCTET          ; 0: no event field
- *   id-len     = 2OCTET         ; 0: no id field
+ *   id-len     = 2OCTET         ; 0: no id field (the broker assigns one)
  *   retry      = 4OCTET         ; %xFFFFFFFF: no retry field
  *   data-len   = 4OCTET
  *   status     = OCTET          ; 0 accepted, 1 invalid data, 2 unavailable
  *   reason-len = OCTET
- *   sse-bytes  = *OCTET         ; the event exactly as streams send it
+ *   instance   = 8OCTET         ; random, new each time the broker starts
+ *   seq        = 8OCTET         ; the event's place in the broker's order
+ *   req        = 8OCTET         ; chosen by the worker, echoed
+ *   after-kind = %x00 / %x01 / %x02 ; none (from now) / after seq / after id
+ *   seq-now    = 8OCTET         ; the broker's latest seq when it answered
+ *   count      = 4OCTET         ; events that follow, oldest first
+ *   sse-bytes  = *OCTET         ; one event exactly as streams send it
  */
 #ifndef SSE_WIRE_H
 #define SSE_WIRE_H
@@ -33,10 +52,18 @@
 
 struct sse_buf;
 
-#define SSE_WIRE_VERSION 1
+#define SSE_WIRE_VERSION 2
 
 #define SSE_WIRE_CLOSE 0x01   /* end every matching stream after this event */
 #define SSE_WIRE_ALL   0x02   /* broadcast: every stream, no key */
+#define SSE_WIRE_MISSED 0x01  /* replayed: events after "after" were lost */
+#define SSE_WIRE_KEYS_MAX 32  /* keys in one replay request */
+
+enum sse_wire_after {
+    SSE_WIRE_AFTER_NONE = 0,  /* a new stream: only what comes from now */
+    SSE_WIRE_AFTER_SEQ = 1,   /* everything after a sequence number */
+    SSE_WIRE_AFTER_ID = 2,    /* everything after an event id */
+};
 
 enum sse_wire_status {
     SSE_WIRE_OK = 0,          /* accepted and handed to the PUB side */
@@ -77,14 +104,77 @@ int sse_wire_ack_encode(const struct sse_wire_ack *a, struct sse_buf *out);
 /* Decode an ack frame (reason points into frame). Returns 0 or -1. */
 int sse_wire_ack_decode(const void *frame, size_t n, struct sse_wire_ack *a);
 
-/* Append a deliver frame: header with flags, then the event's SSE bytes
- * (sse_event_encode). Returns 0 or -1 as sse_event_encode. */
-int sse_wire_deliver_encode(unsigned flags, const struct sse_event *ev,
+struct sse_wire_deliver {
+    unsigned    flags;      /* SSE_WIRE_CLOSE | SSE_WIRE_ALL */
+    uint64_t    instance;   /* the broker that sent it */
+    uint64_t    seq;        /* the event's sequence number */
+    const char *sse;        /* the event's bytes, one whole event */
+    size_t      len;
+};
+
+struct sse_wire_replay {
+    uint64_t    req;        /* echoed in the answer */
+    const char *topic;      /* the worker's own topic, for the answer */
+    size_t      topic_len;
+    int         after;      /* enum sse_wire_after */
+    uint64_t    after_seq;  /* with SSE_WIRE_AFTER_SEQ */
+    const char *after_id;   /* with SSE_WIRE_AFTER_ID (a valid id) */
+    size_t      after_id_len;
+    size_t      nkeys;
+    const char *keys[SSE_WIRE_KEYS_MAX];     /* valid keys */
+    size_t      key_lens[SSE_WIRE_KEYS_MAX];
+};
+
+struct sse_wire_item {
+    unsigned    flags;      /* SSE_WIRE_CLOSE | SSE_WIRE_ALL */
+    uint64_t    seq;
+    const char *sse;        /* one whole event */
+    size_t      len;
+};
+
+struct sse_wire_replayed {
+    unsigned             flags;     /* SSE_WIRE_MISSED */
+    uint64_t             instance;
+    uint64_t             req;       /* 0 for a hello */
+    uint64_t             seq_now;
+    uint32_t             count;     /* items */
+    const unsigned char *items;     /* the encoded items, for iteration */
+    size_t               items_len;
+    const unsigned char *next;      /* iteration state */
+    size_t               left;
+};
+
+/* Append a deliver frame. Returns 0, or -1 for unknown flags or if out
+ * would pass its ceiling. */
+int sse_wire_deliver_encode(const struct sse_wire_deliver *d,
                             struct sse_buf *out);
 
-/* Decode a deliver frame: *flags, and *sse and *sse_len as a view of the SSE
- * bytes. Returns 0, or -1 if the frame is not a deliver frame. */
-int sse_wire_deliver_decode(const void *frame, size_t n, unsigned *flags,
-                            const char **sse, size_t *sse_len);
+/* Decode a deliver frame into views of it. Returns 0, or -1 if it is not a
+ * deliver frame holding exactly one whole event. */
+int sse_wire_deliver_decode(const void *frame, size_t n,
+                            struct sse_wire_deliver *d);
+
+/* Append a replay request. Returns 0, or -1 if a field does not fit. */
+int sse_wire_replay_encode(const struct sse_wire_replay *r,
+                           struct sse_buf *out);
+
+/* Decode a replay request; keys and id are checked. Returns 0 or -1. */
+int sse_wire_replay_decode(const void *frame, size_t n,
+                           struct sse_wire_replay *r);
+
+/* Append a replayed answer with items[0..n), oldest first. Returns 0 or
+ * -1. */
+int sse_wire_replayed_encode(const struct sse_wire_replayed *h,
+                             const struct sse_wire_item *items, size_t n,
+                             struct sse_buf *out);
+
+/* Decode a replayed answer and check every item in it. Returns 0 or -1. */
+int sse_wire_replayed_decode(const void *frame, size_t n,
+                             struct sse_wire_replayed *h);
+
+/* Take the next item of a decoded answer into *item (views into the
+ * frame). Returns 1, or 0 after the last one. */
+int sse_wire_replayed_next(struct sse_wire_replayed *h,
+                           struct sse_wire_item *item);
 
 #endif /* SSE_WIRE_H */

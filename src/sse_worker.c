@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,6 +45,8 @@
 #define STOP_MS    3000    /* on SIGTERM, streams get this long to end */
 #define ZMQ_BATCH  1024    /* events taken before looking at sockets again */
 #define SUB_HWM    100000  /* events queued from the broker */
+#define ASK_MS     2000    /* ask the broker again after this long */
+#define ID_BUCKETS 8192    /* the table of streams by id */
 
 static const char hdr_stream[] =
     "Status: 200 OK\r\n"
@@ -53,6 +56,9 @@ static const char hdr_stream[] =
     "\r\n";
 static const char comment_open[] = ": ok\n";
 static const char comment_ping[] = ": ping\n\n";
+/* Told to a stream whose events after its last id may be gone, so the page
+ * can fetch its state again. */
+static const char event_missed[] = "event: missed\ndata: \n\n";
 
 /* epoll tags for the fds that are not streams */
 static char tag_notify, tag_zmq, tag_signal;
@@ -61,7 +67,13 @@ struct worker {
     const struct sse_worker_config *cfg;
     int                ep;          /* epoll fd */
     void              *zctx;
-    void              *sub;         /* SUB socket to the broker */
+    void              *sub;         /* XSUB socket to the broker */
+    uint64_t           worker_id;   /* random; names our own topic */
+    char               topic[SSE_TOPIC_MAX]; /* where answers come */
+    size_t             topic_len;
+    uint64_t           instance;    /* the broker we talk to; 0: unknown */
+    struct sse_buf     frame;       /* scratch for requests */
+    struct sse_stream *by_id[ID_BUCKETS];
     int                notify_fd;   /* new requests, or -1 */
     int                sig_fd;
     struct sse_hub    *hub;
@@ -100,28 +112,41 @@ set_nonblock(int fd, int on)
 
 /* ---- subscriptions --------------------------------------------------- */
 
+/* Subscribe (on 1) or unsubscribe (on 0) a topic: on an XSUB socket that
+ * is a message whose first byte says which, so it travels in order with
+ * the replay requests that follow it. */
 static void
-subscribe(void *sub, int option, const char *key, size_t len)
+send_sub(void *sub, int on, const char *topic, size_t n)
+{
+    char msg[1 + SSE_TOPIC_MAX];
+
+    msg[0] = (char)on;
+    memcpy(msg + 1, topic, n);
+    if (zmq_send(sub, msg, n + 1, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+        log_warnx("zmq %s: %s", on ? "subscribe" : "unsubscribe",
+                  zmq_strerror(zmq_errno()));
+}
+
+static void
+subscribe(void *sub, int on, const char *key, size_t len)
 {
     char topic[SSE_TOPIC_MAX];
     size_t n = key != NULL ? sse_key_topic(key, len, topic)
                            : sse_key_topic_all(topic);
 
-    if (zmq_setsockopt(sub, option, topic, n) != 0)
-        log_warnx("zmq %s: %s", option == ZMQ_SUBSCRIBE ? "subscribe" :
-                  "unsubscribe", zmq_strerror(zmq_errno()));
+    send_sub(sub, on, topic, n);
 }
 
 static void
 on_first_sub(const char *key, size_t len, void *arg)
 {
-    subscribe(((struct worker *)arg)->sub, ZMQ_SUBSCRIBE, key, len);
+    subscribe(((struct worker *)arg)->sub, 1, key, len);
 }
 
 static void
 on_last_sub(const char *key, size_t len, void *arg)
 {
-    subscribe(((struct worker *)arg)->sub, ZMQ_UNSUBSCRIBE, key, len);
+    subscribe(((struct worker *)arg)->sub, 0, key, len);
 }
 
 static void
@@ -176,6 +201,72 @@ watch(struct worker *w, struct sse_stream *s)
 }
 
 static void
+id_add(struct worker *w, struct sse_stream *s)
+{
+    struct sse_stream **b = &w->by_id[s->id % ID_BUCKETS];
+
+    s->id_next = *b;
+    *b = s;
+}
+
+static void
+id_remove(struct worker *w, struct sse_stream *s)
+{
+    struct sse_stream **p = &w->by_id[s->id % ID_BUCKETS];
+
+    for (; *p != NULL; p = &(*p)->id_next)
+        if (*p == s) {
+            *p = s->id_next;
+            break;
+        }
+}
+
+static struct sse_stream *
+id_find(struct worker *w, uint64_t id)
+{
+    struct sse_stream *s = w->by_id[id % ID_BUCKETS];
+
+    while (s != NULL && s->id != id)
+        s = s->id_next;
+    return s;
+}
+
+/* Ask the broker where the stream stands: the events after its last one
+ * (or after the Last-Event-ID it came with), or, for a new stream, the
+ * point from which it gets everything. Until the answer comes, live events
+ * for it are dropped: they are older than the answer, which holds them.
+ * The request follows the stream's subscriptions on the same pipe, so the
+ * broker answers with those in force. */
+static void
+ask_broker(struct worker *w, struct sse_stream *s)
+{
+    struct sse_wire_replay r = {
+        .req = s->id, .topic = w->topic, .topic_len = w->topic_len,
+    };
+
+    if (s->last_seq > 0) {
+        r.after = SSE_WIRE_AFTER_SEQ;
+        r.after_seq = s->last_seq;
+    } else if (s->last_event_id != NULL) {
+        r.after = SSE_WIRE_AFTER_ID;
+        r.after_id = s->last_event_id;
+        r.after_id_len = strlen(s->last_event_id);
+    } else {
+        r.after = SSE_WIRE_AFTER_NONE;
+    }
+    for (size_t i = 0; i < s->nsubs && i < SSE_WIRE_KEYS_MAX; i++)
+        r.keys[r.nkeys++] = sse_hub_sub_key(&s->subs[i], &r.key_lens[i]);
+    s->pending = 1;
+    s->asked_ms = w->now;
+    w->frame.off = w->frame.len = 0;
+    if (sse_wire_replay_encode(&r, &w->frame) != 0 ||
+        zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
+                 ZMQ_DONTWAIT) < 0)
+        log_debug("stream=%" PRIu64 " replay request not sent; will retry",
+                  s->id);
+}
+
+static void
 stream_kill(struct worker *w, struct sse_stream *s, const char *why)
 {
     if (s->state == SSE_STREAM_DONE)
@@ -183,6 +274,7 @@ stream_kill(struct worker *w, struct sse_stream *s, const char *why)
     if (s->state == SSE_STREAM_OPEN)
         w->nopen--;
     unsubscribe_stream(w, s);
+    id_remove(w, s);
     if (!s->blocking)
         (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, watched_fd(s), NULL);
     if (s->mode == SSE_STREAM_FCGI)
@@ -307,11 +399,34 @@ reply_error(struct worker *w, struct sse_stream *s, int head, int status,
              s->id, status, reason);
 }
 
+/* Queue the response head and the opening comment: the browser's open
+ * event fires and no proxy holds the response back. */
+static void
+open_response(struct worker *w, struct sse_stream *s)
+{
+    char retry[40];
+
+    if (s->opened)
+        return;
+    s->opened = 1;
+    (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+    (void)sse_stream_write(s, comment_open, sizeof(comment_open) - 1);
+    if (w->cfg->retry >= 0) {
+        snprintf(retry, sizeof(retry), "retry: %ld\n", w->cfg->retry);
+        (void)sse_stream_write(s, retry, strlen(retry));
+    }
+    (void)sse_stream_write(s, "\n", 1);
+    s->last_queued_ms = w->now;
+    mark_dirty(w, s);
+}
+
+/* Subscribe the stream and ask the broker where it starts. The response
+ * opens when the answer comes, so that once the browser sees the stream
+ * open, every event published afterwards reaches it. */
 static void
 start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
              int head)
 {
-    char retry[40] = "";
     size_t klen = 0;
     char *keys;
 
@@ -327,18 +442,13 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
         sse_hub_add(w->hub, &s->subs[i], q->keys[i], q->key_lens[i], s);
         klen += q->key_lens[i] + 1;
     }
-    if (w->cfg->retry >= 0)
-        snprintf(retry, sizeof(retry), "retry: %ld\n", w->cfg->retry);
-    /* Headers and the opening comment go out in one write, so the browser's
-     * open event fires and no proxy holds the response back. */
-    (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
-    (void)sse_stream_write(s, comment_open, sizeof(comment_open) - 1);
-    if (retry[0] != '\0')
-        (void)sse_stream_write(s, retry, strlen(retry));
-    (void)sse_stream_write(s, "\n", 1);
+    if (q->last_event_id != NULL)
+        s->last_event_id = xstrdup(q->last_event_id);
     w->nopen++;
     if (w->cfg->lifetime > 0)
         s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;
+    id_add(w, s);
+    ask_broker(w, s);
     keys = xmalloc(klen + 1);
     klen = 0;
     for (size_t i = 0; i < q->nkeys; i++) {
@@ -347,7 +457,8 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
         keys[klen++] = ',';
     }
     keys[klen > 0 ? klen - 1 : 0] = '\0';
-    log_debug("stream open stream=%" PRIu64 " keys=%s", s->id, keys);
+    log_debug("stream open stream=%" PRIu64 " keys=%s last-event-id=%s",
+              s->id, keys, q->last_event_id != NULL ? "yes" : "no");
     free(keys);
 }
 
@@ -461,28 +572,110 @@ on_stream_event(struct worker *w, struct sse_stream *s, uint32_t events)
 /* ---- events from the broker ------------------------------------------ */
 
 struct delivery {
-    struct worker *w;
-    const char    *sse;      /* the event's bytes */
-    size_t         len;
-    unsigned       flags;    /* SSE_WIRE_* */
+    struct worker          *w;
+    struct sse_wire_deliver d;
 };
+
+/* Send one event to s unless it already has it; returns 0, or -1 if the
+ * stream ended. */
+static int
+send_event(struct worker *w, struct sse_stream *s, unsigned flags,
+           uint64_t seq, const char *sse, size_t len)
+{
+    if (seq <= s->last_seq)
+        return 0;
+    if (queue(w, s, sse, len) != 0)
+        return -1;
+    s->last_seq = seq;
+    s->events_sent++;
+    if (flags & SSE_WIRE_CLOSE) {
+        stream_finish(w, s);
+        return -1;
+    }
+    return 0;
+}
 
 static void
 deliver(struct delivery *d, struct sse_stream *s)
 {
-    if (s->state != SSE_STREAM_OPEN)
+    /* A stream waiting for its answer gets this event in the answer. */
+    if (s->state != SSE_STREAM_OPEN || s->pending)
         return;
-    if (queue(d->w, s, d->sse, d->len) != 0)
-        return;
-    s->events_sent++;
-    if (d->flags & SSE_WIRE_CLOSE)
-        stream_finish(d->w, s);
+    (void)send_event(d->w, s, d->d.flags, d->d.seq, d->d.sse, d->d.len);
 }
 
 static void
 deliver_sub(struct sse_sub *sub, void *arg)
 {
     deliver(arg, sub->owner);
+}
+
+/* Every stream asks again where it stands: after the broker restarted, or
+ * after the worker reconnected to it, events may have passed by. */
+static void
+resync(struct worker *w)
+{
+    size_t n = 0;
+
+    for (struct sse_stream *s = w->streams; s != NULL; s = s->next)
+        if (s->state == SSE_STREAM_OPEN) {
+            ask_broker(w, s);
+            n++;
+        }
+    if (n > 0)
+        log_info("broker (re)connected: resynchronising %zu streams", n);
+}
+
+static void
+note_instance(struct worker *w, uint64_t instance)
+{
+    if (instance == w->instance)
+        return;
+    if (w->instance != 0)
+        log_info("broker restarted");
+    w->instance = instance;
+    resync(w);
+}
+
+/* The broker's answer to ask_broker, or a hello (req 0) when it sees this
+ * worker (re)connect. */
+static void
+on_answer(struct worker *w, const char *body, size_t blen)
+{
+    struct sse_wire_replayed h;
+    struct sse_wire_item item;
+    struct sse_stream *s;
+
+    if (sse_wire_replayed_decode(body, blen, &h) != 0) {
+        log_warnx("malformed answer from the broker, ignored");
+        return;
+    }
+    if (h.req == 0) {
+        if (h.instance == w->instance)
+            resync(w);
+        else
+            note_instance(w, h.instance);
+        return;
+    }
+    note_instance(w, h.instance);
+    s = id_find(w, h.req);
+    if (s == NULL || s->state != SSE_STREAM_OPEN || !s->pending)
+        return;
+    s->pending = 0;
+    open_response(w, s);
+    if ((h.flags & SSE_WIRE_MISSED) &&
+        (s->last_seq > 0 || s->last_event_id != NULL)) {
+        log_info("stream=%" PRIu64 " may have missed events", s->id);
+        if (queue(w, s, event_missed, sizeof(event_missed) - 1) != 0)
+            return;
+    }
+    while (sse_wire_replayed_next(&h, &item) == 1)
+        if (send_event(w, s, item.flags, item.seq, item.sse, item.len) != 0)
+            return;
+    if (h.seq_now > s->last_seq)
+        s->last_seq = h.seq_now;
+    free(s->last_event_id);
+    s->last_event_id = NULL;
 }
 
 static void
@@ -492,13 +685,18 @@ dispatch(struct worker *w, const char *topic, size_t tlen, const char *body,
     struct delivery d = { .w = w };
     const char *key;
     size_t klen;
-    int kind = sse_key_from_topic(topic, tlen, &key, &klen);
+    int kind;
 
-    if (kind < 0 ||
-        sse_wire_deliver_decode(body, blen, &d.flags, &d.sse, &d.len) != 0) {
+    if (tlen == w->topic_len && memcmp(topic, w->topic, tlen) == 0) {
+        on_answer(w, body, blen);
+        return;
+    }
+    kind = sse_key_from_topic(topic, tlen, &key, &klen);
+    if (kind < 0 || sse_wire_deliver_decode(body, blen, &d.d) != 0) {
         log_warnx("malformed message from the broker, ignored");
         return;
     }
+    note_instance(w, d.d.instance);
     if (kind == 1) {
         sse_hub_foreach(w->hub, key, klen, deliver_sub, &d);
         return;
@@ -558,10 +756,19 @@ sweep(struct worker *w)
         next = s->next;
         switch (s->state) {
         case SSE_STREAM_OPEN:
+            if (s->pending && w->now - s->asked_ms >= ASK_MS) {
+                /* The broker is away: open anyway, so the browser does not
+                 * give up, and keep asking. */
+                if (!s->opened)
+                    log_warnx("stream=%" PRIu64 " opened before the broker "
+                              "answered", s->id);
+                open_response(w, s);
+                ask_broker(w, s);
+            }
             if (s->deadline_ms != 0 && w->now >= s->deadline_ms) {
                 log_debug("stream=%" PRIu64 " lifetime over", s->id);
                 stream_finish(w, s);
-            } else if (w->now - s->last_queued_ms >= hb) {
+            } else if (s->opened && w->now - s->last_queued_ms >= hb) {
                 (void)queue(w, s, comment_ping, sizeof(comment_ping) - 1);
             }
             break;
@@ -651,10 +858,11 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
     w->zctx = zmq_ctx_new();
     if (w->zctx == NULL)
         fatalx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-    w->sub = zmq_socket(w->zctx, ZMQ_SUB);
+    w->sub = zmq_socket(w->zctx, ZMQ_XSUB);
     if (w->sub == NULL)
         fatalx("zmq_socket: %s", zmq_strerror(zmq_errno()));
     zmq_setsockopt(w->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(w->sub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(w->sub, ZMQ_LINGER, &linger, sizeof(linger));
     if (zmq_connect(w->sub, cfg->pub_endpoint) != 0)
         fatalx("cannot connect to %s: %s", cfg->pub_endpoint,
@@ -662,8 +870,15 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
     if (ipc != NULL && stat(ipc, &st) != 0)
         log_warnx("broker not running at %s yet; will keep trying",
                   cfg->pub_endpoint);
-    /* Broadcasts reach every stream, so every worker takes them. */
-    subscribe(w->sub, ZMQ_SUBSCRIBE, NULL, 0);
+    /* Broadcasts reach every stream, so every worker takes them; the
+     * worker's own topic brings the broker's answers. */
+    subscribe(w->sub, 1, NULL, 0);
+    if (getrandom(&w->worker_id, sizeof(w->worker_id), 0) !=
+        (ssize_t)sizeof(w->worker_id))
+        fatal("getrandom");
+    w->topic_len = sse_key_topic_worker(w->worker_id, w->topic);
+    send_sub(w->sub, 1, w->topic, w->topic_len);
+    sse_buf_init(&w->frame, 0);
     if (zmq_getsockopt(w->sub, ZMQ_FD, &zfd, &zfdlen) != 0)
         fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(zmq_errno()));
     add_fd(w, zfd, &tag_zmq);
@@ -678,6 +893,7 @@ worker_free(struct worker *w)
     w->dirty = NULL;
     reap(w);
     sse_hub_destroy(&w->hub);
+    sse_buf_free(&w->frame);
     zmq_close(w->sub);
     zmq_ctx_term(w->zctx);
     close(w->ep);

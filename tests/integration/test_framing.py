@@ -2,6 +2,7 @@
 browser's EventSource makes of them."""
 
 import os
+import re
 import sys
 import time
 
@@ -14,47 +15,53 @@ LONG = "0123456789" * 10000             # one 100,000-byte line
 
 # (name, sse-push options, message as argv (str) or stdin (bytes),
 #  exact bytes expected on the wire, (type, data, lastEventId) parsed)
-# lastEventId carries over from event to event, as in a browser.
+# An event published without --id gets one from the broker, its sequence
+# number, as an "id: DIGITS" line right before the first data line (after
+# event:); BROKER_ID in the parsed tuple stands for that id. The expected
+# bytes here leave that line out; check_cases checks it separately.
+BROKER_ID = object()
 CASES = [
     ("plain", [], "hello world",
-     b"data: hello world\n\n", ("message", "hello world", "")),
+     b"data: hello world\n\n", ("message", "hello world", BROKER_ID)),
     ("event name", ["-e", "progress"], "50%",
-     b"event: progress\ndata: 50%\n\n", ("progress", "50%", "")),
+     b"event: progress\ndata: 50%\n\n", ("progress", "50%", BROKER_ID)),
     ("id", ["-i", "42"], "with id",
      b"id: 42\ndata: with id\n\n", ("message", "with id", "42")),
-    ("id carries over", [], "no id",
-     b"data: no id\n\n", ("message", "no id", "42")),
+    ("broker id replaces the last one", [], "no id",
+     b"data: no id\n\n", ("message", "no id", BROKER_ID)),
     ("retry", ["-r", "2500"], "retry",
-     b"retry: 2500\ndata: retry\n\n", ("message", "retry", "42")),
+     b"retry: 2500\ndata: retry\n\n", ("message", "retry", BROKER_ID)),
     ("all fields", ["--event", "unread", "--id", "a-7", "--retry", "0"], "3",
      b"event: unread\nid: a-7\nretry: 0\ndata: 3\n\n", ("unread", "3", "a-7")),
     ("LF lines", [], "one\ntwo\nthree",
      b"data: one\ndata: two\ndata: three\n\n",
-     ("message", "one\ntwo\nthree", "a-7")),
+     ("message", "one\ntwo\nthree", BROKER_ID)),
     ("CR lines", [], "one\rtwo",
-     b"data: one\ndata: two\n\n", ("message", "one\ntwo", "a-7")),
+     b"data: one\ndata: two\n\n", ("message", "one\ntwo", BROKER_ID)),
     ("CRLF lines", [], "one\r\ntwo",
-     b"data: one\ndata: two\n\n", ("message", "one\ntwo", "a-7")),
+     b"data: one\ndata: two\n\n", ("message", "one\ntwo", BROKER_ID)),
     ("mixed breaks and an empty line", [], "a\n\nb\r\rc\r\n\r\nd",
      b"data: a\ndata: \ndata: b\ndata: \ndata: c\ndata: \ndata: d\n\n",
-     ("message", "a\n\nb\n\nc\n\nd", "a-7")),
+     ("message", "a\n\nb\n\nc\n\nd", BROKER_ID)),
     ("trailing LF kept", [], "end\n",
-     b"data: end\ndata: \n\n", ("message", "end\n", "a-7")),
+     b"data: end\ndata: \n\n", ("message", "end\n", BROKER_ID)),
     ("empty message", [], "",
-     b"data: \n\n", ("message", "", "a-7")),
+     b"data: \n\n", ("message", "", BROKER_ID)),
     ("leading space kept", [], " indented",
-     b"data:  indented\n\n", ("message", " indented", "a-7")),
+     b"data:  indented\n\n", ("message", " indented", BROKER_ID)),
     ("colon inside", [], "data: not a field",
-     b"data: data: not a field\n\n", ("message", "data: not a field", "a-7")),
+     b"data: data: not a field\n\n",
+     ("message", "data: not a field", BROKER_ID)),
     ("UTF-8", ["-e", "caf\u00e9"], "gr\u00fc\u00dfe \u2713 \U0001f600",
      "event: caf\u00e9\ndata: gr\u00fc\u00dfe \u2713 \U0001f600\n\n"
-     .encode(), ("caf\u00e9", "gr\u00fc\u00dfe \u2713 \U0001f600", "a-7")),
+     .encode(),
+     ("caf\u00e9", "gr\u00fc\u00dfe \u2713 \U0001f600", BROKER_ID)),
     ("stdin, one trailing LF stripped", [], b"from stdin\n",
-     b"data: from stdin\n\n", ("message", "from stdin", "a-7")),
+     b"data: from stdin\n\n", ("message", "from stdin", BROKER_ID)),
     ("stdin, one trailing CRLF stripped", [], b"x\r\n\r\n",
-     b"data: x\ndata: \n\n", ("message", "x\n", "a-7")),
+     b"data: x\ndata: \n\n", ("message", "x\n", BROKER_ID)),
     ("long line from stdin", [], (LONG + "\n").encode(),
-     ("data: " + LONG + "\n\n").encode(), ("message", LONG, "a-7")),
+     ("data: " + LONG + "\n\n").encode(), ("message", LONG, BROKER_ID)),
 ]
 
 
@@ -67,18 +74,42 @@ def push_cases(gw, key):
             gw.push_ok(opts + [key, msg])
 
 
+BROKER_ID_LINE = re.compile(rb"\A((?:event: [^\n]*\n)?)id: ([0-9]{1,19})\n")
+
+
+def without_broker_id(raw):
+    """Split the broker's "id: DIGITS" line out of an event's bytes."""
+    m = BROKER_ID_LINE.match(raw)
+    if m is None:
+        return None, raw
+    return m.group(2).decode(), m.group(1) + raw[m.end():]
+
+
 def check_cases(c):
     """Check c received exactly CASES after its sync marker."""
     evs = c.wait_for_events(len(CASES), timeout=20)
     time.sleep(0.2)
     evs = c.real_events()
     eq(len(evs), len(CASES), "number of events")
-    for (name, _, _, wire, parsed), ev in zip(CASES, evs):
-        eq(ev.raw, wire, "bytes on the wire for %r" % name)
+    last = 0
+    for (name, opts, _, wire, parsed), ev in zip(CASES, evs):
+        raw = ev.raw
+        if parsed[2] is BROKER_ID:
+            bid, raw = without_broker_id(raw)
+            check(bid is not None, "%r has a broker id: %r" % (name, ev.raw))
+            check(int(bid) > last, "broker ids increase (%r)" % name)
+            last = int(bid)
+            parsed = parsed[:2] + (bid,)
+        eq(raw, wire, "bytes on the wire for %r" % name)
         eq((ev.type, ev.data, ev.last_event_id), parsed,
            "parsed event for %r" % name)
     want = b"".join(case[3] for case in CASES)
-    got = c.body_after_sync()
+    # every event ends in its only blank line
+    got = c.body_after_sync().split(b"\n\n")[:-1]
+    check(len(got) == len(CASES), "one blank line per event in the body")
+    got = b"".join(
+        without_broker_id(e + b"\n\n")[1] if case[4][2] is BROKER_ID
+        else e + b"\n\n" for case, e in zip(CASES, got))
     check(got == want, "the body after the sync marker is exactly the "
           "events (first difference at byte %d)" % first_diff(got, want))
 
