@@ -71,6 +71,9 @@ hash(uint64_t seed, const char *s, size_t n)
     return h;
 }
 
+static struct hkey *get_key(struct sse_history *h, const char *key,
+                            size_t len);
+
 struct sse_history *
 sse_history_new(const struct sse_history_limits *lim, uint64_t gap_below)
 {
@@ -86,6 +89,7 @@ sse_history_new(const struct sse_history_limits *lim, uint64_t gap_below)
     h->seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
         (uint64_t)getpid();
     h->gap_below = gap_below;
+    (void)get_key(h, "", 0);
     return h;
 }
 
@@ -202,7 +206,8 @@ drop(struct sse_history *h, struct entry *e)
     h->count--;
     h->bytes -= e->ev.len + e->ev.id_len;
     free_entry(e);
-    if (k->count == 0) {
+    /* The broadcasts' entry stays: every replay reads it. */
+    if (k->count == 0 && k->len > 0) {
         struct hkey **kp = find(h, k->name, k->len, k->hash);
 
         if (k->floor > h->horizon)
@@ -328,11 +333,12 @@ sse_history_replay(const struct sse_history *h, const char *const *keys,
         int found = 0;
 
         /* The newest event with that id, on any of the stream's keys. */
-        for (size_t i = 0; i < nk && !found; i++)
+        for (size_t i = 0; i < nk; i++)
             for (struct entry *e = ks[i]->tail; e != NULL; e = e->kprev)
                 if (e->ev.id_len == after_id_len &&
                     memcmp(e->ev.id, after_id, after_id_len) == 0) {
-                    after_seq = e->ev.seq;
+                    if (!found || e->ev.seq > after_seq)
+                        after_seq = e->ev.seq;
                     found = 1;
                     break;
                 }
@@ -385,14 +391,14 @@ sse_history_replay_free(struct sse_history_replay *out)
 
 /* ---- state file --------------------------------------------------------- */
 
-static void
+static int
 put_u(struct sse_buf *b, uint64_t v, int bytes)
 {
     unsigned char x[8];
 
     for (int i = 0; i < bytes; i++)
         x[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-    (void)sse_buf_append(b, x, (size_t)bytes);
+    return sse_buf_append(b, x, (size_t)bytes);
 }
 
 int
@@ -400,34 +406,35 @@ sse_history_save(const struct sse_history *h, uint64_t next_seq, int clean,
                  struct sse_buf *out)
 {
     size_t before = sse_buf_len(out);
+    int rc = 0;
 
-    (void)sse_buf_append(out, STATE_MAGIC, sizeof(STATE_MAGIC));
-    put_u(out, STATE_VERSION, 1);
-    put_u(out, clean ? 1 : 0, 1);
-    put_u(out, next_seq, 8);
-    put_u(out, h->gap_below, 8);
-    put_u(out, h->horizon, 8);
-    put_u(out, h->nkeys, 4);
+    rc |= sse_buf_append(out, STATE_MAGIC, sizeof(STATE_MAGIC));
+    rc |= put_u(out, STATE_VERSION, 1);
+    rc |= put_u(out, clean ? 1 : 0, 1);
+    rc |= put_u(out, next_seq, 8);
+    rc |= put_u(out, h->gap_below, 8);
+    rc |= put_u(out, h->horizon, 8);
+    rc |= put_u(out, h->nkeys, 4);
     for (size_t i = 0; i < h->nbuckets; i++)
         for (struct hkey *k = h->buckets[i]; k != NULL; k = k->chain) {
-            put_u(out, k->len, 1);
-            (void)sse_buf_append(out, k->name, k->len);
-            put_u(out, k->floor, 8);
+            rc |= put_u(out, k->len, 1);
+            rc |= sse_buf_append(out, k->name, k->len);
+            rc |= put_u(out, k->floor, 8);
         }
-    put_u(out, h->count, 4);
+    rc |= put_u(out, h->count, 4);
     for (struct entry *e = h->head; e != NULL; e = e->next) {
-        put_u(out, e->key->len, 1);
-        (void)sse_buf_append(out, e->key->name, e->key->len);
-        put_u(out, e->ev.seq, 8);
-        put_u(out, (uint64_t)e->ev.time_ms, 8);
-        put_u(out, e->ev.flags, 1);
-        put_u(out, e->ev.id_len, 2);
-        (void)sse_buf_append(out, e->ev.id, e->ev.id_len);
-        put_u(out, e->ev.len, 4);
-        (void)sse_buf_append(out, e->ev.sse, e->ev.len);
+        rc |= put_u(out, e->key->len, 1);
+        rc |= sse_buf_append(out, e->key->name, e->key->len);
+        rc |= put_u(out, e->ev.seq, 8);
+        rc |= put_u(out, (uint64_t)e->ev.time_ms, 8);
+        rc |= put_u(out, e->ev.flags, 1);
+        rc |= put_u(out, e->ev.id_len, 2);
+        rc |= sse_buf_append(out, e->ev.id, e->ev.id_len);
+        rc |= put_u(out, e->ev.len, 4);
+        rc |= sse_buf_append(out, e->ev.sse, e->ev.len);
     }
-    /* Appends only fail at a ceiling; undo the partial write. */
-    if (out->max > 0 && sse_buf_len(out) == out->max) {
+    if (rc != 0) {
+        /* Appends fail whole, at the ceiling: undo the partial state. */
         sse_buf_truncate(out, sse_buf_len(out) - before);
         return -1;
     }
@@ -533,8 +540,7 @@ sse_history_load(struct sse_history *h, const void *p, size_t n,
                 break;
             }
             last = ev.seq;
-            if (pass == 1 && (h->lim.age_ms <= 0 ||
-                              now_ms - ev.time_ms <= h->lim.age_ms))
+            if (pass == 1)
                 sse_history_add(h, key, klen, &ev);
         }
         if (q.bad || q.left != 0) {
@@ -544,6 +550,9 @@ sse_history_load(struct sse_history *h, const void *p, size_t n,
     }
     h->horizon = horizon > h->horizon ? horizon : h->horizon;
     sse_history_set_gap_below(h, gap_below);
+    /* What aged out while the broker was down is let go as usual, so the
+     * keys remember it. */
+    sse_history_expire(h, now_ms);
     *next_seq = seq;
     *clean = is_clean;
     return 0;
