@@ -51,6 +51,9 @@ struct sse_stream {
     int                   opened;      /* response head and ": ok" queued */
     int                   pending;     /* waiting for the broker's answer */
     int64_t               asked_ms;    /* when the answer was asked for */
+    uint64_t              asks;        /* requests sent, mod 2^16 */
+    int                   guessed;     /* last_seq is our clock, not an
+                                          event the client saw */
     struct sse_stream    *id_next;     /* the worker's table by id */
     size_t                nsubs;
     struct sse_sub       *subs;        /* one per key, nsubs of them */

@@ -99,6 +99,15 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static int
 set_nonblock(int fd, int on)
 {
@@ -241,8 +250,14 @@ static void
 ask_broker(struct worker *w, struct sse_stream *s)
 {
     struct sse_wire_replay r = {
-        .req = s->id, .topic = w->topic, .topic_len = w->topic_len,
+        .topic = w->topic, .topic_len = w->topic_len,
     };
+
+    /* Only the answer to the latest request counts: an older one may have
+     * waited in the pipe while the broker was away and start from the
+     * wrong point. */
+    s->asks = (s->asks + 1) & 0xffff;
+    r.req = s->id << 16 | s->asks;
 
     if (s->last_seq > 0) {
         r.after = SSE_WIRE_AFTER_SEQ;
@@ -363,7 +378,11 @@ reap(struct worker *w)
 static int
 queue(struct worker *w, struct sse_stream *s, const void *p, size_t n)
 {
-    if (sse_stream_write(s, p, n) != 0) {
+    /* A burst can pass the ceiling within one turn of the loop while the
+     * client reads well: write out what the socket takes before judging. */
+    if (sse_stream_write(s, p, n) != 0 &&
+        (s->blocking || sse_stream_flush(s) < 0 ||
+         sse_stream_write(s, p, n) != 0)) {
         log_warnx("stream=%" PRIu64 " queue over %zu bytes, dropping client",
                   s->id, s->out.max);
         stream_kill(w, s, "queue full");
@@ -658,22 +677,46 @@ on_answer(struct worker *w, const char *body, size_t blen)
         return;
     }
     note_instance(w, h.instance);
-    s = id_find(w, h.req);
-    if (s == NULL || s->state != SSE_STREAM_OPEN || !s->pending)
+    s = id_find(w, h.req >> 16);
+    if (s == NULL || s->state != SSE_STREAM_OPEN || !s->pending ||
+        (h.req & 0xffff) != s->asks)
         return;
     s->pending = 0;
     open_response(w, s);
-    if ((h.flags & SSE_WIRE_MISSED) &&
+    /* A new stream that opened on its own clock never had events that
+     * it could have missed. */
+    if ((h.flags & SSE_WIRE_MISSED) && !s->guessed &&
         (s->last_seq > 0 || s->last_event_id != NULL)) {
         log_info("stream=%" PRIu64 " may have missed events", s->id);
         if (queue(w, s, event_missed, sizeof(event_missed) - 1) != 0)
             return;
+    }
+    /* A replay larger than half the queue would drop the stream: send the
+     * newest that fit and say that the rest may be missed. */
+    {
+        struct sse_wire_replayed all = h;
+        size_t total = 0, skip = 0;
+
+        while (sse_wire_replayed_next(&all, &item) == 1)
+            total += item.len;
+        all = h;
+        while (total > w->cfg->queue_max / 2 &&
+               sse_wire_replayed_next(&all, &item) == 1) {
+            total -= item.len;
+            skip++;
+        }
+        if (skip > 0 && !(h.flags & SSE_WIRE_MISSED) &&
+            queue(w, s, event_missed, sizeof(event_missed) - 1) != 0)
+            return;
+        for (size_t i = 0; i < skip; i++)
+            (void)sse_wire_replayed_next(&h, &item);
     }
     while (sse_wire_replayed_next(&h, &item) == 1)
         if (send_event(w, s, item.flags, item.seq, item.sse, item.len) != 0)
             return;
     if (h.seq_now > s->last_seq)
         s->last_seq = h.seq_now;
+    s->guessed = 0;
     free(s->last_event_id);
     s->last_event_id = NULL;
 }
@@ -759,9 +802,17 @@ sweep(struct worker *w)
             if (s->pending && w->now - s->asked_ms >= ASK_MS) {
                 /* The broker is away: open anyway, so the browser does not
                  * give up, and keep asking. */
-                if (!s->opened)
+                if (!s->opened) {
                     log_warnx("stream=%" PRIu64 " opened before the broker "
                               "answered", s->id);
+                    /* Sequence numbers follow the broker's clock in us:
+                     * once it answers, replay from the moment the browser
+                     * saw the stream open. */
+                    if (s->last_seq == 0 && s->last_event_id == NULL) {
+                        s->last_seq = wall_us();
+                        s->guessed = 1;
+                    }
+                }
                 open_response(w, s);
                 ask_broker(w, s);
             }

@@ -509,6 +509,77 @@ def http_request(port, method, path, headers=None, body=None, timeout=10.0):
         c.close()
 
 
+class EventSource:
+    """A browser-like reconnecting client: GET path; whenever the response
+    ends (cleanly or not) or cannot be made, wait retry seconds and connect
+    again with a Last-Event-ID header holding the id of the last event it
+    dispatched (as EventSource does). Unlike a browser it also retries
+    after a non-200 answer (counted in refused). Attributes: conns (the
+    SSEClient of each connection, in order), refused (non-200 statuses and
+    connect errors). events() is every dispatched event of every
+    connection, in order. close() stops it."""
+
+    def __init__(self, port, path, last_event_id=None, retry=0.1):
+        self.port = port
+        self.path = path
+        self.retry = retry
+        self.last_event_id = last_event_id
+        self.conns = []
+        self.refused = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping.is_set():
+            hdrs = []
+            if self.last_event_id:
+                hdrs.append(("Last-Event-ID", self.last_event_id))
+            try:
+                c = SSEClient(self.port, self.path, headers=hdrs)
+            except OSError as e:
+                with self.lock:
+                    self.refused.append("connect: %s" % e)
+                self.stopping.wait(self.retry)
+                continue
+            with self.lock:
+                self.conns.append(c)
+            while not c.wait_closed(0.05):
+                if self.stopping.is_set():
+                    c.close()
+                    return
+            c.close()
+            if c.status != 200:
+                with self.lock:
+                    self.refused.append("status %r" % c.status)
+            evs = c.events
+            if evs:
+                # the id of the last dispatched event (not a half-read one)
+                self.last_event_id = evs[-1].last_event_id
+            self.stopping.wait(self.retry)
+
+    def events(self):
+        with self.lock:
+            conns = list(self.conns)
+        out = []
+        for c in conns:
+            out.extend(c.events)
+        return out
+
+    def wait(self, pred, timeout=EVENT_TIMEOUT):
+        """Poll pred(events) until true; return whether it became so."""
+        return wait_until(lambda: pred(self.events()), timeout, 0.05)
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(10)
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            c.close()
+
+
 # ---------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------
@@ -568,11 +639,14 @@ class Gateway:
 
     Use as a context manager: `with Gateway("delivery", heartbeat=1) as gw:`.
     env: extra environment for the workers (FastCGI and CGI), e.g.
-    {"SSE_LIFETIME": "2"}. lighttpd=False starts the broker alone."""
+    {"SSE_LIFETIME": "2"}. lighttpd=False starts the broker alone.
+    broker_args: extra sse-broker arguments, e.g. ["--history", "3"]; they
+    stay in force across restart_broker()."""
 
     def __init__(self, name, heartbeat=15, env=None, lighttpd=True,
-                 log_level="debug", max_procs=2):
+                 log_level="debug", max_procs=2, broker_args=None):
         self.name = name
+        self.broker_args = [str(a) for a in (broker_args or [])]
         self.heartbeat = heartbeat
         self.worker_env = dict(env or {})
         self.want_lighttpd = lighttpd
@@ -647,7 +721,7 @@ class Gateway:
         self._logs.append(log)
         self.broker = subprocess.Popen(
             [SSE_BROKER, "--rundir", self.rundir, "--log-level",
-             self.log_level],
+             self.log_level] + self.broker_args,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             env=self.env())
         socks = [os.path.join(self.rundir, s) for s in ("pub.sock",
@@ -660,6 +734,16 @@ class Gateway:
 
     def stop_broker(self):
         rc = stop_process(self.broker)
+        return rc
+
+    def restart_broker(self, while_down=None):
+        """Stop the broker (SIGTERM), call while_down() if given, start a
+        new one with the same arguments. Returns the old one's exit
+        status."""
+        rc = self.stop_broker()
+        if while_down is not None:
+            while_down()
+        self.start_broker()
         return rc
 
     def write_conf(self):
@@ -913,6 +997,68 @@ $HTTP["url"] =~ "^/cgi/" {{
 
 
 all_ = all  # Gateway.wait_live shadows the builtin with its parameter
+
+
+class LinePublisher:
+    """One `sse-push [args] --lines` process fed from a thread: lines(i)
+    (default "n=<i>") for i in range(count), one every `every` seconds, so
+    events keep coming while a test does something else. args: the target,
+    e.g. ["key1"] or ["--all"]. start() begins; finish() waits for the end
+    and returns (exit status, stderr bytes); kill() always cleans up."""
+
+    def __init__(self, gw, args, count, every=0.003, line=None):
+        self.count = count
+        self.every = every
+        self.line = line or (lambda i: "n=%d" % i)
+        self.sent = 0
+        self.p = subprocess.Popen(
+            [SSE_PUSH, "--lines"] + list(args), stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=gw.env())
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        try:
+            for i in range(self.count):
+                self.p.stdin.write(self.line(i).encode() + b"\n")
+                self.p.stdin.flush()
+                self.sent = i + 1
+                if self.every:
+                    time.sleep(self.every)
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+
+    def finish(self, timeout=60.0):
+        self.thread.join(timeout)
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        err = self.p.stderr.read()
+        self.p.stderr.close()
+        for marker in SANITIZER_MARKERS:
+            if marker.encode() in err:
+                raise AssertionError("sse-push --lines: %s" % err.decode(
+                    errors="replace")[:1500])
+        return self.p.returncode, err
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        if self.thread.is_alive():
+            self.thread.join(5)
+        if not self.p.stderr.closed:
+            self.p.stderr.close()
 
 
 def shquote(s):
