@@ -686,6 +686,8 @@ class Gateway:
         # Sanitizer reports from every process started from here on (the
         # workers under lighttpd too) go to files that stop() looks for,
         # since a worker's stderr is lighttpd's error log.
+        self._saved_env = {v: os.environ.get(v) for v in ("ASAN_OPTIONS",
+                                                          "UBSAN_OPTIONS")}
         for var, prefix in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS",
                                                        "ubsan")):
             opts = [o for o in os.environ.get(var, "").split(":")
@@ -846,6 +848,13 @@ $HTTP["url"] =~ "^/cgi/" {{
             stop_process(self.lighttpd)
         finally:
             stop_process(self.broker)
+        # A gateway started inside another one must not leave the outer
+        # one's processes logging into its scratch directory.
+        for var, val in getattr(self, "_saved_env", {}).items():
+            if val is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = val
         needles = [self.scratch.encode()]
         if self.rundir:
             needles.append(self.rundir.encode())
