@@ -91,6 +91,9 @@ static const struct sse_cli cli = {
     .help = O_HELP, .version = O_VERSION, .log_level = -1,
 };
 
+/* The stdin buffer in use, which die() frees: it may exit while reading. */
+static char *input_buf;
+
 /* Print one line on stderr and exit with status. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
 die(int status, const char *fmt, ...)
@@ -102,6 +105,7 @@ die(int status, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    free(input_buf);
     exit(status);
 }
 
@@ -244,13 +248,14 @@ send_event(struct push *p, const char *data, size_t len)
     p->next_seq++;
 }
 
+
 /* Read all of stdin into *out, refusing more than max bytes (plus one line
  * end, which is stripped). */
 static size_t
 read_stdin(char **out, size_t max)
 {
     size_t cap = 4096, len = 0;
-    char *buf = xmalloc(cap);
+    char *buf = input_buf = xmalloc(cap);
 
     for (;;) {
         ssize_t n;
@@ -259,7 +264,7 @@ read_stdin(char **out, size_t max)
             if (cap > max + 2)
                 die(EX_DATAERR, "message is longer than %zu bytes", max);
             cap *= 2;
-            buf = xrealloc(buf, cap);
+            buf = input_buf = xrealloc(buf, cap);
         }
         n = read(STDIN_FILENO, buf + len, cap - len);
         if (n == 0)
@@ -302,12 +307,10 @@ static void
 push_lines(struct push *p)
 {
     size_t cap = 65536, len = 0, max = p->data_max + 2;
-    char *buf = xmalloc(cap);
+    char *buf = input_buf = xmalloc(cap);
     unsigned long line = 0;
     int eof = 0;
 
-    if (fcntl(STDIN_FILENO, F_GETFD) < 0)
-        die(EX_NOINPUT, "cannot read stdin: %s", strerror(errno));
     while (!eof) {
         zmq_pollitem_t items[2] = {
             { .socket = p->sock, .events = ZMQ_POLLIN },
@@ -333,7 +336,7 @@ push_lines(struct push *p)
             continue;
         if (len == cap) {
             cap *= 2;
-            buf = xrealloc(buf, cap);
+            buf = input_buf = xrealloc(buf, cap);
         }
         n = read(STDIN_FILENO, buf + len, cap - len);
         if (n < 0) {
@@ -371,6 +374,7 @@ push_lines(struct push *p)
     }
     wait_acks(p, 0);
     free(buf);
+    input_buf = NULL;
 }
 
 int
@@ -447,6 +451,10 @@ main(int argc, char **argv)
                                    SSE_PUSH_SOCKET);
     p.endpoint = endpoint;
     if (v[O_LINES].set) {
+        /* Before the broker's sockets exist: they would take a closed fd 0
+         * and be read as stdin. */
+        if (fcntl(STDIN_FILENO, F_GETFD) < 0)
+            die(EX_NOINPUT, "cannot read stdin: %s", strerror(errno));
         connect_broker(&p);
         push_lines(&p);
     } else {
