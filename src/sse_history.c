@@ -2,8 +2,7 @@
  * sse_history: recent events in one global list in sequence order, each
  * also on its key's list. The global list makes age and size limits cheap
  * (the oldest is always at its head); the key lists make the count limit
- * and replays cheap. Keys live in a chained hash table, seeded like the
- * worker's hub since keys come from publishers.
+ * and replays cheap. Keys live in an sse_map.
  *
  * State file (all integers big-endian):
  *   state  = "SSEGW-STATE" %x00 version clean next-seq gap-below horizon
@@ -14,13 +13,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_buf.h"
 #include "sse_event.h"
 #include "sse_history.h"
 #include "sse_key.h"
+#include "sse_map.h"
 #include "sse_xmalloc.h"
 
 #define STATE_MAGIC   "SSEGW-STATE"
@@ -34,8 +32,7 @@ struct entry {
 };
 
 struct hkey {
-    struct hkey  *chain;
-    uint64_t      hash;
+    struct sse_map_node node;
     struct entry *head, *tail;
     size_t        count;
     uint64_t      floor;                /* newest seq let go from this key */
@@ -48,28 +45,10 @@ struct sse_history {
     struct entry *head, *tail;
     size_t        count;
     size_t        bytes;
-    struct hkey **buckets;
-    size_t        nbuckets;
-    size_t        nkeys;
-    uint64_t      seed;
+    struct sse_map keys;
     uint64_t      gap_below;            /* unknown before this seq */
     uint64_t      horizon;              /* floor of keys with no entry */
 };
-
-static uint64_t
-hash(uint64_t seed, const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
 
 static struct hkey *get_key(struct sse_history *h, const char *key,
                             size_t len);
@@ -78,16 +57,11 @@ struct sse_history *
 sse_history_new(const struct sse_history_limits *lim, uint64_t gap_below)
 {
     struct sse_history *h = xcalloc(1, sizeof(*h));
-    struct timespec ts;
 
     h->lim = *lim;
     if (h->lim.count == 0)
         h->lim.count = 1;
-    h->nbuckets = 64;
-    h->buckets = xcalloc(h->nbuckets, sizeof(*h->buckets));
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    h->seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
-        (uint64_t)getpid();
+    sse_map_init(&h->keys);
     h->gap_below = gap_below;
     (void)get_key(h, "", 0);
     return h;
@@ -105,76 +79,45 @@ void
 sse_history_destroy(struct sse_history **hp)
 {
     struct sse_history *h = *hp;
+    struct sse_map_node *n, *next;
+    size_t pos = 0;
 
     if (h == NULL)
         return;
-    for (struct entry *e = h->head, *next; e != NULL; e = next) {
-        next = e->next;
+    for (struct entry *e = h->head, *enext; e != NULL; e = enext) {
+        enext = e->next;
         free_entry(e);
     }
-    for (size_t i = 0; i < h->nbuckets; i++)
-        for (struct hkey *k = h->buckets[i], *next; k != NULL; k = next) {
-            next = k->chain;
-            free(k);
-        }
-    free(h->buckets);
+    for (n = sse_map_next(&h->keys, NULL, &pos); n != NULL; n = next) {
+        next = sse_map_next(&h->keys, n, &pos);
+        free(sse_map_entry(n, struct hkey, node));
+    }
+    sse_map_free(&h->keys);
     free(h);
     *hp = NULL;
-}
-
-static struct hkey **
-find(const struct sse_history *h, const char *key, size_t len, uint64_t hv)
-{
-    struct hkey **kp = &h->buckets[hv & (h->nbuckets - 1)];
-
-    for (; *kp != NULL; kp = &(*kp)->chain)
-        if ((*kp)->hash == hv && (*kp)->len == len &&
-            memcmp((*kp)->name, key, len) == 0)
-            break;
-    return kp;
 }
 
 static struct hkey *
 lookup(const struct sse_history *h, const char *key, size_t len)
 {
-    return *find(h, key, len, hash(h->seed, key, len));
-}
+    struct sse_map_node *n = sse_map_find(&h->keys, key, len);
 
-static void
-grow(struct sse_history *h)
-{
-    size_t n = h->nbuckets * 2;
-    struct hkey **b = xcalloc(n, sizeof(*b));
-
-    for (size_t i = 0; i < h->nbuckets; i++)
-        for (struct hkey *k = h->buckets[i], *next; k != NULL; k = next) {
-            next = k->chain;
-            k->chain = b[k->hash & (n - 1)];
-            b[k->hash & (n - 1)] = k;
-        }
-    free(h->buckets);
-    h->buckets = b;
-    h->nbuckets = n;
+    return n != NULL ? sse_map_entry(n, struct hkey, node) : NULL;
 }
 
 static struct hkey *
 get_key(struct sse_history *h, const char *key, size_t len)
 {
-    uint64_t hv = hash(h->seed, key, len);
-    struct hkey **kp = find(h, key, len, hv);
+    struct hkey *k = lookup(h, key, len);
 
-    if (*kp == NULL) {
-        struct hkey *k = xcalloc(1, sizeof(*k) + len + 1);
-
-        k->hash = hv;
+    if (k == NULL) {
+        k = xcalloc(1, sizeof(*k) + len + 1);
         k->len = len;
         k->floor = h->horizon;
         memcpy(k->name, key, len);
-        *kp = k;
-        if (++h->nkeys > h->nbuckets)
-            grow(h);
+        sse_map_insert(&h->keys, &k->node, k->name, len);
     }
-    return *find(h, key, len, hv);
+    return k;
 }
 
 /* Let go of e, remembering on its key that its seq is gone; a key left
@@ -208,12 +151,9 @@ drop(struct sse_history *h, struct entry *e)
     free_entry(e);
     /* The broadcasts' entry stays: every replay reads it. */
     if (k->count == 0 && k->len > 0) {
-        struct hkey **kp = find(h, k->name, k->len, k->hash);
-
         if (k->floor > h->horizon)
             h->horizon = k->floor;
-        *kp = k->chain;
-        h->nkeys--;
+        sse_map_remove(&h->keys, &k->node);
         free(k);
     }
 }
@@ -406,6 +346,8 @@ sse_history_save(const struct sse_history *h, uint64_t next_seq, int clean,
                  struct sse_buf *out)
 {
     size_t before = sse_buf_len(out);
+    struct sse_map_node *n;
+    size_t pos = 0;
     int rc = 0;
 
     rc |= sse_buf_append(out, STATE_MAGIC, sizeof(STATE_MAGIC));
@@ -414,13 +356,15 @@ sse_history_save(const struct sse_history *h, uint64_t next_seq, int clean,
     rc |= put_u(out, next_seq, 8);
     rc |= put_u(out, h->gap_below, 8);
     rc |= put_u(out, h->horizon, 8);
-    rc |= put_u(out, h->nkeys, 4);
-    for (size_t i = 0; i < h->nbuckets; i++)
-        for (struct hkey *k = h->buckets[i]; k != NULL; k = k->chain) {
-            rc |= put_u(out, k->len, 1);
-            rc |= sse_buf_append(out, k->name, k->len);
-            rc |= put_u(out, k->floor, 8);
-        }
+    rc |= put_u(out, h->keys.count, 4);
+    for (n = sse_map_next(&h->keys, NULL, &pos); n != NULL;
+         n = sse_map_next(&h->keys, n, &pos)) {
+        struct hkey *k = sse_map_entry(n, struct hkey, node);
+
+        rc |= put_u(out, k->len, 1);
+        rc |= sse_buf_append(out, k->name, k->len);
+        rc |= put_u(out, k->floor, 8);
+    }
     rc |= put_u(out, h->count, 4);
     for (struct entry *e = h->head; e != NULL; e = e->next) {
         rc |= put_u(out, e->key->len, 1);

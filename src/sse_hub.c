@@ -1,82 +1,44 @@
 /*
- * sse_hub: key -> subscribers, a chained hash table of key entries, each
- * holding an intrusive list of struct sse_sub.
+ * sse_hub: key -> subscribers: key entries in an sse_map, each holding an
+ * intrusive list of struct sse_sub.
  *
- * Keys come from clients, so the hash is seeded per process to keep a
- * client from choosing keys that all land in one bucket. An entry is freed
- * when its last subscriber leaves, except while sse_hub_foreach walks it:
- * then it is freed when the walk ends, so a callback may end streams freely.
+ * An entry is freed when its last subscriber leaves, except while
+ * sse_hub_foreach walks it: then it is freed when the walk ends, so a
+ * callback may end streams freely.
  */
 #include "config.h"
 
 #include <assert.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_hub.h"
+#include "sse_map.h"
 #include "sse_xmalloc.h"
 
 struct sse_hub_key {
-    struct sse_hub_key *chain;  /* next entry in the bucket */
-    uint64_t            hash;
-    struct sse_sub     *head;   /* subscribers, oldest first */
+    struct sse_map_node node;
+    struct sse_sub     *head;    /* subscribers, oldest first */
     struct sse_sub     *tail;
-    size_t              count;  /* subscribers */
+    size_t              count;   /* subscribers */
     unsigned            walking; /* sse_hub_foreach calls in progress */
     size_t              len;
-    char                name[]; /* the key, NUL-terminated */
+    char                name[];  /* the key, NUL-terminated */
 };
 
 struct sse_hub {
-    struct sse_hub_key **buckets;
-    size_t               nbuckets;  /* a power of two */
-    size_t               nkeys;
-    uint64_t             seed;
-    sse_hub_key_fn       on_first;
-    sse_hub_key_fn       on_last;
-    void                *arg;
+    struct sse_map  keys;
+    sse_hub_key_fn  on_first;
+    sse_hub_key_fn  on_last;
+    void           *arg;
 };
-
-/* FNV-1a over the seed and the key, then a 64-bit finaliser to spread the
- * bits the bucket mask keeps. */
-static uint64_t
-hash(uint64_t seed, const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static uint64_t
-make_seed(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
-        ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&ts;
-}
 
 struct sse_hub *
 sse_hub_new(sse_hub_key_fn on_first, sse_hub_key_fn on_last, void *arg)
 {
     struct sse_hub *h = xcalloc(1, sizeof(*h));
 
-    h->nbuckets = 64;
-    h->buckets = xcalloc(h->nbuckets, sizeof(*h->buckets));
-    h->seed = make_seed();
+    sse_map_init(&h->keys);
     h->on_first = on_first;
     h->on_last = on_last;
     h->arg = arg;
@@ -87,73 +49,43 @@ void
 sse_hub_destroy(struct sse_hub **hp)
 {
     struct sse_hub *h = *hp;
+    struct sse_map_node *n, *next;
+    size_t pos = 0;
 
     if (h == NULL)
         return;
-    for (size_t i = 0; i < h->nbuckets; i++) {
-        struct sse_hub_key *k = h->buckets[i], *next;
+    for (n = sse_map_next(&h->keys, NULL, &pos); n != NULL; n = next) {
+        struct sse_hub_key *k = sse_map_entry(n, struct sse_hub_key, node);
 
-        for (; k != NULL; k = next) {
-            next = k->chain;
-            for (struct sse_sub *s = k->head; s != NULL; s = s->next)
-                s->key = NULL;
-            free(k);
-        }
+        next = sse_map_next(&h->keys, n, &pos);
+        for (struct sse_sub *s = k->head; s != NULL; s = s->next)
+            s->key = NULL;
+        free(k);
     }
-    free(h->buckets);
+    sse_map_free(&h->keys);
     free(h);
     *hp = NULL;
 }
 
-static struct sse_hub_key **
-find(const struct sse_hub *h, const char *key, size_t len, uint64_t hv)
+static struct sse_hub_key *
+find(const struct sse_hub *h, const char *key, size_t len)
 {
-    struct sse_hub_key **kp = &h->buckets[hv & (h->nbuckets - 1)];
+    struct sse_map_node *n = sse_map_find(&h->keys, key, len);
 
-    for (; *kp != NULL; kp = &(*kp)->chain)
-        if ((*kp)->hash == hv && (*kp)->len == len &&
-            memcmp((*kp)->name, key, len) == 0)
-            break;
-    return kp;
-}
-
-static void
-grow(struct sse_hub *h)
-{
-    size_t n = h->nbuckets * 2;
-    struct sse_hub_key **b = xcalloc(n, sizeof(*b));
-
-    for (size_t i = 0; i < h->nbuckets; i++) {
-        struct sse_hub_key *k = h->buckets[i], *next;
-
-        for (; k != NULL; k = next) {
-            next = k->chain;
-            k->chain = b[k->hash & (n - 1)];
-            b[k->hash & (n - 1)] = k;
-        }
-    }
-    free(h->buckets);
-    h->buckets = b;
-    h->nbuckets = n;
+    return n != NULL ? sse_map_entry(n, struct sse_hub_key, node) : NULL;
 }
 
 void
 sse_hub_add(struct sse_hub *h, struct sse_sub *sub, const char *key,
             size_t len, void *owner)
 {
-    uint64_t hv = hash(h->seed, key, len);
-    struct sse_hub_key **kp = find(h, key, len, hv);
-    struct sse_hub_key *k = *kp;
+    struct sse_hub_key *k = find(h, key, len);
 
     if (k == NULL) {
         k = xcalloc(1, sizeof(*k) + len + 1);
-        k->hash = hv;
         k->len = len;
         memcpy(k->name, key, len);
-        *kp = k;
-        h->nkeys++;
-        if (h->nkeys > h->nbuckets)
-            grow(h);
+        sse_map_insert(&h->keys, &k->node, k->name, len);
     }
     sub->key = k;
     sub->owner = owner;
@@ -172,10 +104,7 @@ sse_hub_add(struct sse_hub *h, struct sse_sub *sub, const char *key,
 static void
 drop_key(struct sse_hub *h, struct sse_hub_key *k)
 {
-    struct sse_hub_key **kp = find(h, k->name, k->len, k->hash);
-
-    *kp = k->chain;
-    h->nkeys--;
+    sse_map_remove(&h->keys, &k->node);
     free(k);
 }
 
@@ -208,7 +137,7 @@ size_t
 sse_hub_foreach(struct sse_hub *h, const char *key, size_t len,
                 sse_hub_sub_fn fn, void *arg)
 {
-    struct sse_hub_key *k = *find(h, key, len, hash(h->seed, key, len));
+    struct sse_hub_key *k = find(h, key, len);
     struct sse_sub *s, *stop;
     size_t visited = 0;
 
@@ -249,7 +178,7 @@ sse_hub_sub_key(const struct sse_sub *sub, size_t *len)
 size_t
 sse_hub_count(const struct sse_hub *h, const char *key, size_t len)
 {
-    struct sse_hub_key *k = *find(h, key, len, hash(h->seed, key, len));
+    struct sse_hub_key *k = find(h, key, len);
 
     return k != NULL ? k->count : 0;
 }
@@ -257,5 +186,5 @@ sse_hub_count(const struct sse_hub *h, const char *key, size_t len)
 size_t
 sse_hub_keys(const struct sse_hub *h)
 {
-    return h->nkeys;
+    return h->keys.count;
 }

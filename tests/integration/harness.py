@@ -644,7 +644,8 @@ class Gateway:
     stay in force across restart_broker()."""
 
     def __init__(self, name, heartbeat=15, env=None, lighttpd=True,
-                 log_level="debug", max_procs=2, broker_args=None):
+                 log_level="debug", max_procs=2, broker_args=None,
+                 max_connections=256):
         self.name = name
         self.broker_args = [str(a) for a in (broker_args or [])]
         self.heartbeat = heartbeat
@@ -652,6 +653,7 @@ class Gateway:
         self.want_lighttpd = lighttpd
         self.log_level = log_level
         self.max_procs = max_procs
+        self.max_connections = max_connections
         self.scratch = os.path.join(BUILDDIR, "tests", "scratch",
                                     "%s-%d" % (name, os.getpid()))
         self.rundir = None
@@ -783,8 +785,8 @@ server.errorlog = {errorlog}
 server.pid-file = {pidfile}
 server.modules = ("mod_fastcgi", "mod_cgi")
 server.stream-response-body = 2
-server.max-connections = 256
-server.max-fds = 1024
+server.max-connections = {max_conns}
+server.max-fds = {max_fds}
 index-file.names = ("index.html")
 
 fastcgi.server = ("/sse" => ((
@@ -805,7 +807,9 @@ $HTTP["url"] =~ "^/cgi/" {{
            errorlog=lstr(os.path.join(self.scratch, "lighttpd-error.log")),
            pidfile=lstr(os.path.join(self.scratch, "lighttpd.pid")),
            socket=lstr(os.path.join(self.rundir, "fcgi.sock")),
-           binpath=lstr(SSE_FCGI), max_procs=self.max_procs, benv=benv,
+           binpath=lstr(SSE_FCGI), max_procs=self.max_procs,
+           max_conns=self.max_connections,
+           max_fds=max(1024, 2 * self.max_connections + 256), benv=benv,
            copy=", ".join(lstr(k) for k in copy))
         path = os.path.join(self.scratch, "lighttpd.conf")
         with open(path, "w") as f:

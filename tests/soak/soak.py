@@ -114,7 +114,8 @@ async def main():
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with harness.Gateway("soak", heartbeat=15, log_level="warn") as gw:
+    with harness.Gateway("soak", heartbeat=15, log_level="warn",
+                         max_connections=a.clients + 100) as gw:
         pids = {"broker": gw.broker.pid, "lighttpd": gw.lighttpd.pid}
         for i, p in enumerate(gw.worker_pids()):
             pids["worker%d" % i] = p
