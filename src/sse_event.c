@@ -243,3 +243,13 @@ sse_event_encode(const struct sse_event *ev, struct sse_buf *out)
     sse_buf_commit(out, n);
     return 0;
 }
+
+int
+sse_event_whole(const char *s, size_t n)
+{
+    /* Every field line is "name: value" LF, so an encoded event ends in its
+     * only blank line. */
+    if (n < 2 || s[n - 1] != '\n' || s[n - 2] != '\n')
+        return 0;
+    return memmem(s, n, "\n\n", 2) == s + n - 2;
+}

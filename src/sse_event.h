@@ -54,6 +54,10 @@ const char *sse_event_check_data(const char *s, size_t n, size_t data_max);
  * Returns the value, or -1 if s is not one. */
 long sse_event_parse_retry(const char *s, size_t n);
 
+/* Return 1 if s[0..n) is exactly one event as sse_event_encode writes it:
+ * lines ending in LF, the only blank line last. Else 0. */
+int sse_event_whole(const char *s, size_t n);
+
 /* Return 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing
  * past U+10FFFF), else 0. */
 int sse_utf8_valid(const char *s, size_t n);

@@ -19,6 +19,7 @@
 #include "sse_history.h"
 #include "sse_key.h"
 #include "sse_map.h"
+#include "sse_wire.h"
 #include "sse_xmalloc.h"
 
 #define STATE_MAGIC   "SSEGW-STATE"
@@ -193,9 +194,12 @@ sse_history_add(struct sse_history *h, const char *key, size_t klen,
 void
 sse_history_expire(struct sse_history *h, int64_t now_ms)
 {
+    int64_t cutoff;
+
     if (h->lim.age_ms <= 0)
         return;
-    while (h->head != NULL && now_ms - h->head->ev.time_ms > h->lim.age_ms)
+    cutoff = now_ms - h->lim.age_ms;
+    while (h->head != NULL && h->head->ev.time_ms < cutoff)
         drop(h, h->head);
 }
 
@@ -479,10 +483,16 @@ sse_history_load(struct sse_history *h, const void *p, size_t n,
             ev.len = get_u(&q, 4);
             ev.sse = get_bytes(&q, ev.len);
             if (q.bad || !valid_key(key, klen) || ev.seq <= last ||
-                ev.seq >= seq || sse_event_check_id(ev.id, ev.id_len)) {
+                ev.seq >= seq || ev.time_ms < 0 ||
+                ev.flags & ~(unsigned)(SSE_WIRE_CLOSE | SSE_WIRE_ALL) ||
+                sse_event_check_id(ev.id, ev.id_len) ||
+                !sse_event_whole(ev.sse, ev.len)) {
                 q.bad = 1;
                 break;
             }
+            /* A clock set back since: keep the event, let it age from now. */
+            if (ev.time_ms > now_ms)
+                ev.time_ms = now_ms;
             last = ev.seq;
             if (pass == 1)
                 sse_history_add(h, key, klen, &ev);

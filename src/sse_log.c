@@ -36,7 +36,7 @@ log_level_parse(const char *s)
     return -1;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum sse_log_level level, const char *errstr, const char *fmt,
      va_list ap)
 {

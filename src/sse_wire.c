@@ -283,23 +283,6 @@ get64(const unsigned char *p)
     return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
-/*
- * An encoded event ends in its only blank line, since every field line is
- * "name: value" LF. Checking for exactly one whole event keeps a truncated
- * or merged frame from reaching a stream, where it would run into the next
- * event.
- */
-static int
-one_event(const char *s, size_t len)
-{
-    const char *nl;
-
-    if (len < 2 || s[len - 1] != '\n' || s[len - 2] != '\n')
-        return 0;
-    nl = memmem(s, len, "\n\n", 2);
-    return nl == s + len - 2;
-}
-
 /* ---- deliver ----------------------------------------------------------- */
 
 int
@@ -337,7 +320,7 @@ sse_wire_deliver_decode(const void *frame, size_t n,
     d->seq = get64(p + 11);
     d->sse = (const char *)p + DELIVER_FIXED;
     d->len = n - DELIVER_FIXED;
-    return one_event(d->sse, d->len) ? 0 : -1;
+    return sse_event_whole(d->sse, d->len) ? 0 : -1;
 }
 
 /* ---- replay ------------------------------------------------------------ */
@@ -532,7 +515,8 @@ sse_wire_replayed_next(struct sse_wire_replayed *h, struct sse_wire_item *item)
     item->flags = p[0];
     item->seq = get64(p + 1);
     len = get32(p + 9);
-    if ((p = take(&c, len)) == NULL || !one_event((const char *)p, len))
+    if ((p = take(&c, len)) == NULL ||
+        !sse_event_whole((const char *)p, len))
         return -1;
     item->sse = (const char *)p;
     item->len = len;

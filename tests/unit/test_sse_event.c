@@ -745,3 +745,31 @@ Test(sse_event, utf8_agrees_with_a_reference_on_every_short_input)
         }
     }
 }
+
+Test(sse_event, whole_accepts_exactly_one_encoded_event)
+{
+    static const struct {
+        const char *name;
+        const char *s;
+        int         want;
+    } rows[] = {
+        { "one data line", "data: x\n\n", 1 },
+        { "all fields", "event: e\nid: 1\nretry: 5\ndata: a\ndata: b\n\n", 1 },
+        { "empty data", "data: \n\n", 1 },
+        { "no blank line", "data: x\n", 0 },
+        { "two events", "data: x\n\ndata: y\n\n", 0 },
+        { "extra blank line", "data: x\n\n\n", 0 },
+        { "bare byte", "x", 0 },
+        { "empty", "", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct guarded g;
+        size_t n = strlen(rows[i].s);
+        const char *p = guard_copy(&g, rows[i].s, n);
+
+        cr_expect_eq(sse_event_whole(p, n), rows[i].want, "row %s",
+                     rows[i].name);
+        guard_free(&g);
+    }
+}
