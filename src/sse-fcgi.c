@@ -22,8 +22,8 @@
 
 enum {
     O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME,
-    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION,
-    O_COUNT
+    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_CORS, O_LOGLEVEL, O_CHECK, O_HELP,
+    O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -46,6 +46,8 @@ static const struct sse_opt opts[O_COUNT] = {
         100000000, "N", "open streams per worker, then 503 (default 0: no limit)" },
     [O_RETRY] = { "retry", 0, SSE_OPT_NUM, "SSE_RETRY", 0,
         SSE_EVENT_RETRY_MAX, "MS", "reconnection delay sent to browsers" },
+    [O_CORS] = { "cors-origins", 0, SSE_OPT_STR, "SSE_CORS_ORIGINS", 0, 0,
+        "LIST", "origins allowed cross-origin access, or * (default none)" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (default info)" },
     [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -83,6 +85,7 @@ main(int argc, char **argv)
         SSE_QUEUE_DEFAULT;
     cfg.max_streams = (size_t)v[O_MAXSTREAMS].num;
     cfg.retry = v[O_RETRY].set ? (long)v[O_RETRY].num : -1;
+    cfg.cors_origins = v[O_CORS].set ? v[O_CORS].str : NULL;
 
     if (v[O_CHECK].set) {
         printf("broker %s\nheartbeat %ds\nlifetime %ds\nqueue-max %zu\n"

@@ -37,6 +37,7 @@ sse_request_free(struct sse_request **rp)
     free(r->path_info);
     free(r->last_event_id);
     free(r->remote_addr);
+    free(r->origin);
     free(r);
     *rp = NULL;
 }
@@ -59,6 +60,7 @@ request_from(const char *(*get)(const char *, void *), void *arg)
     r->path_info = dup_or_null(get("PATH_INFO", arg));
     r->last_event_id = dup_or_null(get("HTTP_LAST_EVENT_ID", arg));
     r->remote_addr = dup_or_null(get("REMOTE_ADDR", arg));
+    r->origin = dup_or_null(get("HTTP_ORIGIN", arg));
     return r;
 }
 

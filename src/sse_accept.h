@@ -17,6 +17,7 @@ struct sse_request {
     char     *path_info;     /* PATH_INFO, or NULL */
     char     *last_event_id; /* HTTP_LAST_EVENT_ID, or NULL */
     char     *remote_addr;   /* REMOTE_ADDR, or NULL; for logs */
+    char     *origin;        /* HTTP_ORIGIN, or NULL */
 };
 
 /* Free r and the strings it owns (not its fd) and set *rp to NULL. */

@@ -37,6 +37,7 @@ sse_stream_destroy(struct sse_stream **sp)
     sse_buf_free(&s->out);
     free(s->subs);
     free(s->last_event_id);
+    free(s->head_extra);
     free(s);
     *sp = NULL;
 }

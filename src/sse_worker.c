@@ -30,6 +30,7 @@
 
 #include "sse_accept.h"
 #include "sse_config.h"
+#include "sse_cors.h"
 #include "sse_hub.h"
 #include "sse_key.h"
 #include "sse_log.h"
@@ -52,8 +53,7 @@ static const char hdr_stream[] =
     "Status: 200 OK\r\n"
     "Content-Type: text/event-stream\r\n"
     "Cache-Control: no-cache\r\n"
-    "X-Accel-Buffering: no\r\n"
-    "\r\n";
+    "X-Accel-Buffering: no\r\n";
 static const char comment_open[] = ": ok\n";
 static const char comment_ping[] = ": ping\n\n";
 /* Told to a stream whose events after its last id may be gone, so the page
@@ -399,15 +399,16 @@ static void
 reply_error(struct worker *w, struct sse_stream *s, int head, int status,
             const char *title, const char *extra_headers, const char *reason)
 {
-    char buf[1024];
+    char buf[2048];
     int n;
 
     n = snprintf(buf, sizeof(buf),
                  "Status: %d %s\r\n"
                  "Content-Type: text/plain; charset=utf-8\r\n"
                  "Cache-Control: no-cache\r\n"
-                 "%s\r\n"
+                 "%s%s\r\n"
                  "%s%s", status, title, extra_headers,
+                 s->head_extra != NULL ? s->head_extra : "",
                  head ? "" : reason, head ? "" : "\n");
     if (n < 0 || (size_t)n >= sizeof(buf))
         n = 0;
@@ -416,6 +417,16 @@ reply_error(struct worker *w, struct sse_stream *s, int head, int status,
     s->deadline_ms = w->now + ENDING_MS;
     log_info("request refused stream=%" PRIu64 " status=%d reason=\"%s\"",
              s->id, status, reason);
+}
+
+/* Queue the stream's response head, with its CORS headers if any. */
+static void
+write_head(struct sse_stream *s)
+{
+    (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+    if (s->head_extra != NULL)
+        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
+    (void)sse_stream_write(s, "\r\n", 2);
 }
 
 /* Queue the response head and the opening comment: the browser's open
@@ -428,7 +439,7 @@ open_response(struct worker *w, struct sse_stream *s)
     if (s->opened)
         return;
     s->opened = 1;
-    (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+    write_head(s);
     (void)sse_stream_write(s, comment_open, sizeof(comment_open) - 1);
     if (w->cfg->retry >= 0) {
         snprintf(retry, sizeof(retry), "retry: %ld\n", w->cfg->retry);
@@ -450,7 +461,7 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
     char *keys;
 
     if (head) {
-        (void)sse_stream_write(s, hdr_stream, sizeof(hdr_stream) - 1);
+        write_head(s);
         sse_stream_end(s);
         s->deadline_ms = w->now + ENDING_MS;
         return;
@@ -490,6 +501,9 @@ open_stream(struct worker *w, struct sse_request *r)
     struct epoll_event ev;
     struct sse_query q;
     const char *reason;
+    char extra[SSE_CORS_HEADERS_MAX];
+    enum sse_cors_verdict cors;
+    int preflight;
 
     s = sse_stream_new(++w->next_id, fcgi ? SSE_STREAM_FCGI : SSE_STREAM_CGI,
                        fcgi ? r->fd : STDIN_FILENO,
@@ -519,7 +533,17 @@ open_stream(struct worker *w, struct sse_request *r)
     w->nstreams++;
 
     memset(&q, 0, sizeof(q));
-    if (strcmp(r->method, "GET") != 0 && !head)
+    preflight = strcmp(r->method, "OPTIONS") == 0;
+    cors = sse_cors_check(w->cfg->cors_origins, r->origin, preflight, extra,
+                          sizeof(extra));
+    if (cors == SSE_CORS_ALLOW)
+        s->head_extra = xstrdup(extra);
+    if (cors == SSE_CORS_DENY)
+        reply_error(w, s, head, 403, "Forbidden", "",
+                    "origin not allowed");
+    else if (preflight && cors == SSE_CORS_ALLOW)
+        reply_error(w, s, 1, 204, "No Content", "", "preflight");
+    else if (strcmp(r->method, "GET") != 0 && !head)
         reply_error(w, s, 0, 405, "Method Not Allowed",
                     "Allow: GET, HEAD\r\n", "method not allowed: use GET");
     else if (w->stopping)

@@ -18,6 +18,7 @@ struct sse_worker_config {
     size_t      queue_max;     /* bytes queued per stream before dropping */
     size_t      max_streams;   /* open streams allowed; 0: no limit */
     long        retry;         /* retry field sent at open, or -1 */
+    const char *cors_origins;  /* allowed origins (sse_cors.h), or NULL */
 };
 
 /* Serve FastCGI requests accepted on listen_fd until SIGTERM or SIGINT.
