@@ -29,6 +29,7 @@
 #include "sse_config.h"
 #include "sse_event.h"
 #include "sse_key.h"
+#include "sse_log.h"
 #include "sse_opt.h"
 #include "sse_wire.h"
 #include "sse_xmalloc.h"
@@ -37,7 +38,7 @@
 
 enum {
     O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_TIMEOUT, O_PUSH,
-    O_RUNDIR, O_DATAMAX, O_HELP, O_VERSION, O_COUNT
+    O_RUNDIR, O_DATAMAX, O_LOGLEVEL, O_HELP, O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -60,6 +61,8 @@ static const struct sse_opt opts[O_COUNT] = {
         "runtime directory (default " SSE_RUNDIR_DEFAULT ")" },
     [O_DATAMAX] = { "data-max", 0, SSE_OPT_NUM, "SSE_DATA_MAX", 0,
         64 * 1024 * 1024, "BYTES", "largest message (default 262144)" },
+    [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
+        "LEVEL", "error, warn, info or debug (debug: every acknowledgement)" },
     [O_HELP] = { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "show this help and exit" },
     [O_VERSION] = { "version", 'V', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -88,7 +91,7 @@ static const struct sse_cli cli = {
         "data,\n66 stdin unreadable, 69 broker unreachable or no "
         "acknowledgement.\n",
     .opts = opts, .nopts = O_COUNT,
-    .help = O_HELP, .version = O_VERSION, .log_level = -1,
+    .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
 };
 
 /* The stdin buffer in use, which die() frees: it may exit while reading. */
@@ -199,6 +202,7 @@ take_ack(struct push *p, int ms)
             (int)a.reason_len, a.reason);
     /* Acks come in order; one for an earlier run of seqs cannot occur. */
     p->acked++;
+    log_debug("acknowledged seq=%u", a.seq);
     return 1;
 }
 

@@ -63,6 +63,17 @@ def test_success_exits_0_silently(gw):
     eq(err, b"", "stderr on success")
 
 
+def test_debug_log_level_reports_each_acknowledgement(gw):
+    rc, out, err = gw.push(["--log-level", "debug", "--lines", "cli-log"],
+                           stdin=b"a\nb\n")
+    eq(rc, EX_OK, "exit code (stderr %r)" % err)
+    acks = [l for l in err.decode().splitlines() if "acknowledged seq=" in l]
+    eq(len(acks), 2, "one debug line per acknowledged event: %r" % err)
+    rc, out, err = gw.push(["--log-level", "loud", "cli-log", "x"])
+    eq(rc, EX_USAGE, "unknown level (stderr %r)" % err)
+    one_line(err, "unknown level")
+
+
 def test_usage_errors_exit_64(gw):
     for what, args, stdin in USAGE_CASES:
         rc, out, err = gw.push(args, stdin=stdin)
@@ -262,6 +273,7 @@ def test_broker_exits_0_and_removes_its_sockets():
 if __name__ == "__main__":
     harness.run([
         test_success_exits_0_silently,
+        test_debug_log_level_reports_each_acknowledgement,
         test_usage_errors_exit_64,
         test_missing_option_value_exits_64,
         test_data_errors_exit_65_and_publish_nothing,
