@@ -38,6 +38,7 @@ sse_stream_destroy(struct sse_stream **sp)
     free(s->subs);
     free(s->last_event_id);
     free(s->head_extra);
+    free(s->keys);
     free(s);
     *sp = NULL;
 }

@@ -50,6 +50,7 @@ struct sse_stream {
     char                 *last_event_id; /* Last-Event-ID asked for, or NULL */
     int                   opened;      /* response head and ": ok" queued */
     char                 *head_extra;  /* CORS headers for the head, or NULL */
+    char                 *keys;        /* "a,b", for the logs; or NULL */
     int                   pending;     /* waiting for the broker's answer */
     int64_t               asked_ms;    /* when the answer was asked for */
     uint64_t              asks;        /* requests sent, mod 2^16 */

@@ -305,8 +305,9 @@ stream_kill(struct worker *w, struct sse_stream *s, const char *why)
     s->prev = NULL;
     s->next = w->dead;
     w->dead = s;
-    log_debug("stream closed stream=%" PRIu64 " duration=%.3fs events=%"
-              PRIu64 " reason=\"%s\"", s->id,
+    log_debug("stream closed stream=%" PRIu64 " keys=%s duration=%.3fs "
+              "events=%" PRIu64 " reason=\"%s\"", s->id,
+              s->keys != NULL ? s->keys : "-",
               (double)(w->now - s->opened_ms) / 1000.0, s->events_sent, why);
 }
 
@@ -487,9 +488,9 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
         keys[klen++] = ',';
     }
     keys[klen > 0 ? klen - 1 : 0] = '\0';
+    s->keys = keys;
     log_debug("stream open stream=%" PRIu64 " keys=%s last-event-id=%s",
               s->id, keys, q->last_event_id != NULL ? "yes" : "no");
-    free(keys);
 }
 
 static void

@@ -2,6 +2,7 @@
 stream cleanly, and a client that leaves is noticed and dropped."""
 
 import os
+import re
 import sys
 import time
 
@@ -156,6 +157,12 @@ def test_disconnected_client_is_dropped(gw):
             gone_before >= 6, 5)
         check(gone, "the worker log has a 'stream closed ... reason=\"client "
               "gone\"' line per stream: %r" % gw.worker_log()[-800:])
+        # each such line names the stream's keys and how long it lasted
+        lines = [ln for ln in gw.worker_log().splitlines() if re.search(
+            r"debug: stream closed stream=\d+ keys=leaver duration=\d+\.\d{3}s"
+            r" events=\d+ reason=\"client gone\"", ln)]
+        check(len(lines) >= 6, "close lines carry level, keys and duration: "
+              "%r" % gw.worker_log()[-800:])
     finally:
         keep.close()
         for c in leavers:
