@@ -293,15 +293,17 @@ read_stdin(char **out, size_t max)
 }
 
 static void
-check_data(const struct push *p, const char *data, size_t len,
-           unsigned long line)
+check_data(struct push *p, const char *data, size_t len, unsigned long line)
 {
     const char *reason = sse_event_check_data(data, len, p->data_max);
 
     if (reason == NULL)
         return;
-    if (line > 0)
+    if (line > 0) {
+        /* The lines before stay published: see them acknowledged first. */
+        wait_acks(p, 0);
         die(EX_DATAERR, "line %lu: %s", line, reason);
+    }
     die(EX_DATAERR, "%s", reason);
 }
 
@@ -372,9 +374,11 @@ push_lines(struct push *p)
         }
         memmove(buf, buf + start, len - start);
         len -= start;
-        if (len > max)
+        if (len > max) {
+            wait_acks(p, 0);
             die(EX_DATAERR, "line %lu: longer than %zu bytes", line + 1,
                 p->data_max);
+        }
     }
     wait_acks(p, 0);
     free(buf);
