@@ -8,11 +8,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sse_auth.h"
 #include "sse_cli.h"
 #include "sse_config.h"
 #include "sse_event.h"
@@ -22,8 +24,9 @@
 
 enum {
     O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME,
-    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_CORS, O_LOGLEVEL, O_CHECK, O_HELP,
-    O_VERSION, O_COUNT
+    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_CORS, O_JWT_KEY, O_JWT_ALG,
+    O_JWT_CLAIM, O_JWT_COOKIE, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION,
+    O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -48,6 +51,15 @@ static const struct sse_opt opts[O_COUNT] = {
         SSE_EVENT_RETRY_MAX, "MS", "reconnection delay sent to browsers" },
     [O_CORS] = { "cors-origins", 0, SSE_OPT_STR, "SSE_CORS_ORIGINS", 0, 0,
         "LIST", "origins allowed cross-origin access, or * (default none)" },
+    [O_JWT_KEY] = { "jwt-key", 0, SSE_OPT_STR, "SSE_JWT_KEY", 0, 0, "FILE",
+        "require tokens: HS256 secret or PEM public key in FILE" },
+    [O_JWT_ALG] = { "jwt-alg", 0, SSE_OPT_STR, "SSE_JWT_ALG", 0, 0, "ALG",
+        "HS256, RS256 or ES256 (default HS256)" },
+    [O_JWT_CLAIM] = { "jwt-claim", 0, SSE_OPT_STR, "SSE_JWT_CLAIM", 0, 0,
+        "NAME", "claim listing allowed keys or key* prefixes "
+        "(default sse_keys)" },
+    [O_JWT_COOKIE] = { "jwt-cookie", 0, SSE_OPT_STR, "SSE_JWT_COOKIE", 0, 0,
+        "NAME", "cookie that may carry the token (default sse_token)" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (default info)" },
     [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -66,11 +78,45 @@ static const struct sse_cli cli = {
     .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
 };
 
+/* Read the key file and make the token verifier, or exit 64 saying why. */
+static struct sse_auth *
+load_auth(const struct sse_opt_val *v)
+{
+    char key[65536], err[256];
+    struct sse_auth *a;
+    size_t n;
+    FILE *fp;
+
+    if ((fp = fopen(v[O_JWT_KEY].str, "rb")) == NULL) {
+        fprintf(stderr, "sse-fcgi: cannot read %s: %s\n", v[O_JWT_KEY].str,
+                strerror(errno));
+        exit(64);
+    }
+    n = fread(key, 1, sizeof(key), fp);
+    fclose(fp);
+    /* A secret written with echo ends in a newline that is not part of it. */
+    const char *alg = v[O_JWT_ALG].set ? v[O_JWT_ALG].str : "HS256";
+
+    while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r') &&
+           strcmp(alg, "HS256") == 0)
+        n--;
+    a = sse_auth_new(alg, key, n,
+                     v[O_JWT_CLAIM].str, v[O_JWT_COOKIE].str, err,
+                     sizeof(err));
+    explicit_bzero(key, sizeof(key));
+    if (a == NULL) {
+        fprintf(stderr, "sse-fcgi: %s: %s\n", v[O_JWT_KEY].str, err);
+        exit(64);
+    }
+    return a;
+}
+
 int
 main(int argc, char **argv)
 {
     struct sse_opt_val v[O_COUNT];
     struct sse_worker_config cfg;
+    struct sse_auth *auth = NULL;
     char *endpoint;
     int listen_fd = 0, status;
 
@@ -87,10 +133,14 @@ main(int argc, char **argv)
     cfg.retry = v[O_RETRY].set ? (long)v[O_RETRY].num : -1;
     cfg.cors_origins = v[O_CORS].set ? v[O_CORS].str : NULL;
 
+    cfg.auth = NULL;
+    if (v[O_JWT_KEY].set)
+        cfg.auth = auth = load_auth(v);
     if (v[O_CHECK].set) {
         printf("broker %s\nheartbeat %ds\nlifetime %ds\nqueue-max %zu\n"
                "max-streams %zu\n", cfg.pub_endpoint, cfg.heartbeat,
                cfg.lifetime, cfg.queue_max, cfg.max_streams);
+        sse_auth_destroy(&auth);
         free(endpoint);
         return 0;
     }
@@ -108,6 +158,7 @@ main(int argc, char **argv)
     } else {
         status = sse_worker_run_fcgi(&cfg, listen_fd);
     }
+    sse_auth_destroy(&auth);
     free(endpoint);
     return status;
 }

@@ -38,6 +38,8 @@ sse_request_free(struct sse_request **rp)
     free(r->last_event_id);
     free(r->remote_addr);
     free(r->origin);
+    free(r->authorization);
+    free(r->cookie);
     free(r);
     *rp = NULL;
 }
@@ -61,6 +63,8 @@ request_from(const char *(*get)(const char *, void *), void *arg)
     r->last_event_id = dup_or_null(get("HTTP_LAST_EVENT_ID", arg));
     r->remote_addr = dup_or_null(get("REMOTE_ADDR", arg));
     r->origin = dup_or_null(get("HTTP_ORIGIN", arg));
+    r->authorization = dup_or_null(get("HTTP_AUTHORIZATION", arg));
+    r->cookie = dup_or_null(get("HTTP_COOKIE", arg));
     return r;
 }
 

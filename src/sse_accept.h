@@ -18,6 +18,8 @@ struct sse_request {
     char     *last_event_id; /* HTTP_LAST_EVENT_ID, or NULL */
     char     *remote_addr;   /* REMOTE_ADDR, or NULL; for logs */
     char     *origin;        /* HTTP_ORIGIN, or NULL */
+    char     *authorization; /* HTTP_AUTHORIZATION, or NULL */
+    char     *cookie;        /* HTTP_COOKIE, or NULL */
 };
 
 /* Free r and the strings it owns (not its fd) and set *rp to NULL. */

@@ -156,6 +156,11 @@ sse_query_parse(struct sse_query *q, const char *query,
             /* The last one wins: polyfills append the current id to a URL
              * that may already carry the one from the first page load. */
             why = set_id(q, val, (size_t)vlen);
+        } else if (is_name(name, (size_t)nlen, "token")) {
+            /* EventSource cannot send headers, so a token may come here;
+             * it is checked by sse_auth, not here. */
+            free(q->token);
+            q->token = xstrndup(val, (size_t)vlen);
         }
         if (why != NULL)
             goto out;
@@ -177,5 +182,6 @@ sse_query_free(struct sse_query *q)
     for (i = 0; i < q->nkeys; i++)
         free(q->keys[i]);
     free(q->last_event_id);
+    free(q->token);
     memset(q, 0, sizeof(*q));
 }

@@ -5,6 +5,8 @@
  *   GET /sse?key=a&key=b     keys a and b ("key" may repeat)
  *   GET /sse/a               key a, from PATH_INFO "/a"
  *   Last-Event-ID: 42        or ?lastEventId=42 for polyfills and first loads
+ *   ?token=JWT               an access token (sse_auth), since EventSource
+ *                            cannot set an Authorization header
  *
  * Keys are percent-decoded ('+' is a space, which no key may hold),
  * validated with sse_key_check and de-duplicated. Unknown parameters are
@@ -24,6 +26,7 @@ struct sse_query {
     size_t key_lens[SSE_QUERY_KEYS_MAX];   /* strlen of each key */
     char  *last_event_id;                  /* owned, or NULL if none given */
     size_t last_event_id_len;
+    char  *token;                          /* owned "token" parameter, or NULL */
 };
 
 /* Fill q from query (QUERY_STRING, may be NULL), path_info (may be NULL)

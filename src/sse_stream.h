@@ -45,6 +45,7 @@ struct sse_stream {
     int64_t               opened_ms;   /* monotonic times */
     int64_t               last_queued_ms; /* for heartbeats */
     int64_t               deadline_ms; /* end the stream then; 0: never */
+    int64_t               token_deadline_ms; /* its token expires; 0: none */
     uint64_t              events_sent; /* events queued, for the close log */
     uint64_t              last_seq;    /* newest event sent (broker seq) */
     char                 *last_event_id; /* Last-Event-ID asked for, or NULL */

@@ -29,6 +29,7 @@
 #include <zmq.h>
 
 #include "sse_accept.h"
+#include "sse_auth.h"
 #include "sse_config.h"
 #include "sse_cors.h"
 #include "sse_hub.h"
@@ -478,6 +479,9 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
     w->nopen++;
     if (w->cfg->lifetime > 0)
         s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;
+    if (s->token_deadline_ms > 0 &&
+        (s->deadline_ms == 0 || s->token_deadline_ms < s->deadline_ms))
+        s->deadline_ms = s->token_deadline_ms;
     id_add(w, s);
     ask_broker(w, s);
     keys = xmalloc(klen + 1);
@@ -491,6 +495,54 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
     s->keys = keys;
     log_debug("stream open stream=%" PRIu64 " keys=%s last-event-id=%s",
               s->id, keys, q->last_event_id != NULL ? "yes" : "no");
+}
+
+/* With tokens configured, the request's token must be valid and allow
+ * every key it asks for; the stream then ends when the token expires.
+ * Returns 0, or -1 after answering 401 or 403. */
+static int
+authorize(struct worker *w, struct sse_stream *s, struct sse_request *r,
+          struct sse_query *q, int head)
+{
+    struct sse_auth_grant g;
+    const char *token, *reason;
+    char msg[SSE_KEY_MAX + 64];
+    size_t len;
+    int rc = -1;
+
+    if (w->cfg->auth == NULL)
+        return 0;
+    token = sse_auth_find_token(w->cfg->auth, r->authorization, r->cookie,
+                                q->token, &len);
+    if (token == NULL) {
+        reply_error(w, s, head, 401, "Unauthorized",
+                    "WWW-Authenticate: Bearer\r\n", "token required");
+        return -1;
+    }
+    if (sse_auth_verify(w->cfg->auth, token, len, (int64_t)time(NULL), &g,
+                        &reason) != 0) {
+        reply_error(w, s, head, 401, "Unauthorized",
+                    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+                    reason);
+        return -1;
+    }
+    for (size_t i = 0; i < q->nkeys; i++)
+        if (!sse_auth_allows(&g, q->keys[i], q->key_lens[i])) {
+            snprintf(msg, sizeof(msg), "the token does not allow key %s",
+                     q->keys[i]);
+            reply_error(w, s, head, 403, "Forbidden", "", msg);
+            goto out;
+        }
+    if (g.exp > 0) {
+        int64_t left = (g.exp - (int64_t)time(NULL)) * 1000;
+
+        /* start_stream sets the lifetime; the token's end comes on top. */
+        s->token_deadline_ms = w->now + (left > 0 ? left : 0);
+    }
+    rc = 0;
+out:
+    sse_auth_grant_free(&g);
+    return rc;
 }
 
 static void
@@ -556,7 +608,7 @@ open_stream(struct worker *w, struct sse_request *r)
     else if (sse_query_parse(&q, r->query, r->path_info, r->last_event_id,
                              &reason) != 0)
         reply_error(w, s, head, 400, "Bad Request", "", reason);
-    else
+    else if (authorize(w, s, r, &q, head) == 0)
         start_stream(w, s, &q, head);
     sse_query_free(&q);
     sse_request_free(&r);

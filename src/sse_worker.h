@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct sse_auth;
+
 struct sse_worker_config {
     const char *pub_endpoint;  /* the broker's PUB side */
     int         heartbeat;     /* seconds between heartbeat comments */
@@ -19,6 +21,7 @@ struct sse_worker_config {
     size_t      max_streams;   /* open streams allowed; 0: no limit */
     long        retry;         /* retry field sent at open, or -1 */
     const char *cors_origins;  /* allowed origins (sse_cors.h), or NULL */
+    const struct sse_auth *auth; /* token verifier, or NULL: no tokens */
 };
 
 /* Serve FastCGI requests accepted on listen_fd until SIGTERM or SIGINT.
