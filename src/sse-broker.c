@@ -247,8 +247,33 @@ take_seq(struct broker *b)
     return seq;
 }
 
+/* With --if-changed: 1 if the event is the key's latest again (same
+ * fields and data, and the same id unless the publisher gave a new one). */
+static int
+unchanged(struct broker *b, const struct sse_wire_publish *m)
+{
+    const struct sse_history_event *last;
+    const unsigned kind = SSE_WIRE_CLOSE | SSE_WIRE_ALL;
+    struct sse_event ev = m->ev;
+
+    if (!(m->flags & SSE_WIRE_IF_CHANGED) ||
+        (last = sse_history_latest(b->history, m->key != NULL ? m->key : "",
+                                   m->key_len)) == NULL ||
+        (last->flags & kind) != (m->flags & kind))
+        return 0;
+    if (ev.id == NULL) {
+        ev.id = last->id;
+        ev.id_len = last->id_len;
+    }
+    b->sse.off = b->sse.len = 0;
+    return sse_event_encode(&ev, &b->sse) == 0 &&
+        sse_buf_len(&b->sse) == last->len &&
+        memcmp(sse_buf_head(&b->sse), last->sse, last->len) == 0;
+}
+
 /* Give the event its sequence number and id, keep it, and put it on the
- * XPUB side. Returns 0, or -1 if a worker's queue stayed full. */
+ * XPUB side. Returns 0, 1 if --if-changed found it unchanged (nothing
+ * sent), or -1 if a worker's queue stayed full. */
 static int
 forward(struct broker *b, const struct sse_wire_publish *m)
 {
@@ -258,7 +283,12 @@ forward(struct broker *b, const struct sse_wire_publish *m)
     struct sse_event ev = m->ev;
     struct sse_wire_deliver d;
     struct sse_history_event he;
-    uint64_t seq = take_seq(b);
+    unsigned flags = m->flags & (SSE_WIRE_CLOSE | SSE_WIRE_ALL);
+    uint64_t seq;
+
+    if (unchanged(b, m))
+        return 1;
+    seq = take_seq(b);
 
     if (ev.id == NULL) {
         ev.id = idbuf;
@@ -268,7 +298,7 @@ forward(struct broker *b, const struct sse_wire_publish *m)
     b->frame.off = b->frame.len = 0;
     if (sse_event_encode(&ev, &b->sse) != 0)
         return -1;
-    d.flags = m->flags;
+    d.flags = flags;
     d.instance = b->instance;
     d.seq = seq;
     d.sse = sse_buf_head(&b->sse);
@@ -279,7 +309,7 @@ forward(struct broker *b, const struct sse_wire_publish *m)
         return -1;
     he.seq = seq;
     he.time_ms = wall_ms();
-    he.flags = m->flags;
+    he.flags = flags;
     he.id = ev.id;
     he.id_len = ev.id_len;
     he.sse = d.sse;
@@ -316,7 +346,14 @@ on_publish(struct broker *b)
     } else if (sse_wire_publish_decode(zmq_msg_data(&body),
                                        zmq_msg_size(&body), &m, b->data_max,
                                        &reason) == 0) {
-        if (forward(b, &m) == 0) {
+        int rc = forward(b, &m);
+
+        if (rc == 1) {
+            reply(b, &identity, m.seq, SSE_WIRE_UNCHANGED,
+                  "the same as the latest event");
+            goto out;
+        }
+        if (rc == 0) {
             b->published++;
             reply(b, &identity, m.seq, SSE_WIRE_OK, NULL);
             log_debug("published seq=%u key=%.*s bytes=%zu", m.seq,
@@ -352,7 +389,30 @@ answer(struct broker *b, const char *topic, size_t tlen,
     struct sse_history_replay rep = { 0 };
     struct sse_wire_item *items = NULL;
 
-    if (r != NULL && r->after != SSE_WIRE_AFTER_NONE) {
+    if (r != NULL && r->after == SSE_WIRE_AFTER_LATEST) {
+        /* Each key's latest event, oldest first; nothing is missed. */
+        sse_history_expire(b->history, wall_ms());
+        items = xcalloc(r->nkeys + 1, sizeof(*items));
+        for (size_t i = 0; i < r->nkeys; i++) {
+            const struct sse_history_event *e =
+                sse_history_latest(b->history, r->keys[i], r->key_lens[i]);
+            size_t j = rep.n++;
+
+            if (e == NULL) {
+                rep.n--;
+                continue;
+            }
+            /* Insertion keeps the few items in sequence order. */
+            while (j > 0 && items[j - 1].seq > e->seq) {
+                items[j] = items[j - 1];
+                j--;
+            }
+            items[j].flags = e->flags;
+            items[j].seq = e->seq;
+            items[j].sse = e->sse;
+            items[j].len = e->len;
+        }
+    } else if (r != NULL && r->after != SSE_WIRE_AFTER_NONE) {
         sse_history_expire(b->history, wall_ms());
         sse_history_replay(b->history, r->keys, r->key_lens, r->nkeys,
                            r->after == SSE_WIRE_AFTER_ID ? r->after_id : NULL,

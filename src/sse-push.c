@@ -35,9 +35,11 @@
 #include "sse_xmalloc.h"
 
 #define WINDOW 1000     /* events sent but not yet acknowledged */
+#define EX_UNCHANGED 1  /* --if-changed found the event unchanged */
 
 enum {
-    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_TIMEOUT, O_PUSH,
+    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_IF_CHANGED, O_TIMEOUT,
+    O_PUSH,
     O_RUNDIR, O_DATAMAX, O_LOGLEVEL, O_HELP, O_VERSION, O_COUNT
 };
 
@@ -53,6 +55,8 @@ static const struct sse_opt opts[O_COUNT] = {
         "send a final event named 'close', then end the key's streams" },
     [O_LINES] = { "lines", 'l', SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "each line of stdin is one event, sent as it arrives" },
+    [O_IF_CHANGED] = { "if-changed", 0, SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "skip the event if it equals the key's latest (then exit 1)" },
     [O_TIMEOUT] = { "timeout", 't', SSE_OPT_NUM, "SSE_PUSH_TIMEOUT", 1,
         3600000, "MS", "how long to wait for the broker (default 5000)" },
     [O_PUSH] = { "push-endpoint", 0, SSE_OPT_STR, "SSE_PUSH_ENDPOINT", 0, 0,
@@ -87,9 +91,9 @@ static const struct sse_cli cli = {
         "       sse-push --all [options] [MESSAGE]\n"
         "Publish a server-sent event to every stream subscribed to KEY.\n"
         "The message is read from stdin when not given.\n",
-    .epilogue = "Exit status: 0 acknowledged, 64 usage error, 65 invalid "
-        "data,\n66 stdin unreadable, 69 broker unreachable or no "
-        "acknowledgement.\n",
+    .epilogue = "Exit status: 0 acknowledged, 1 unchanged (--if-changed), "
+        "64 usage error,\n65 invalid data, 66 stdin unreadable, 69 broker "
+        "unreachable or no\nacknowledgement.\n",
     .opts = opts, .nopts = O_COUNT,
     .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
 };
@@ -194,6 +198,8 @@ take_ack(struct push *p, int ms)
         sse_wire_ack_decode(frame, (size_t)n, &a) != 0)
         die(EX_UNAVAILABLE, "malformed reply from the broker at %s",
             p->endpoint);
+    if (a.status == SSE_WIRE_UNCHANGED)
+        die(EX_UNCHANGED, "not published: the same as the latest event");
     if (a.status == SSE_WIRE_INVALID)
         die(EX_DATAERR, "broker refused the event: %.*s",
             (int)a.reason_len, a.reason);
@@ -413,9 +419,10 @@ main(int argc, char **argv)
     }
     if (v[O_LINES].set && message != NULL)
         die(EX_USAGE, "--lines reads stdin; give no MESSAGE");
-    if (v[O_LINES].set && (v[O_ID].set || v[O_CLOSE].set))
+    if (v[O_LINES].set && (v[O_ID].set || v[O_CLOSE].set ||
+                           v[O_IF_CHANGED].set))
         die(EX_USAGE, "--lines cannot be used with --%s",
-            v[O_ID].set ? "id" : "close");
+            v[O_ID].set ? "id" : v[O_CLOSE].set ? "close" : "if-changed");
 
     memset(&p, 0, sizeof(p));
     p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num : SSE_TIMEOUT_DEFAULT;
@@ -434,6 +441,8 @@ main(int argc, char **argv)
     }
     if (v[O_CLOSE].set)
         p.m.flags |= SSE_WIRE_CLOSE;
+    if (v[O_IF_CHANGED].set)
+        p.m.flags |= SSE_WIRE_IF_CHANGED;
     if (v[O_EVENT].set || v[O_CLOSE].set) {
         p.m.ev.event = v[O_EVENT].set ? v[O_EVENT].str : "close";
         p.m.ev.event_len = strlen(p.m.ev.event);

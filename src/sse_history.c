@@ -203,6 +203,14 @@ sse_history_expire(struct sse_history *h, int64_t now_ms)
         drop(h, h->head);
 }
 
+const struct sse_history_event *
+sse_history_latest(const struct sse_history *h, const char *key, size_t klen)
+{
+    struct hkey *k = lookup(h, key, klen);
+
+    return k != NULL && k->tail != NULL ? &k->tail->ev : NULL;
+}
+
 size_t
 sse_history_count(const struct sse_history *h)
 {

@@ -52,6 +52,11 @@ void sse_history_add(struct sse_history *h, const char *key, size_t klen,
 /* Let go of events older than the age limit at now_ms. */
 void sse_history_expire(struct sse_history *h, int64_t now_ms);
 
+/* The latest event kept for key[0..klen) (klen 0: broadcasts), or NULL.
+ * Borrowed until h changes. */
+const struct sse_history_event *sse_history_latest(
+    const struct sse_history *h, const char *key, size_t klen);
+
 /* Events kept, and their bytes. */
 size_t sse_history_count(const struct sse_history *h);
 size_t sse_history_bytes(const struct sse_history *h);

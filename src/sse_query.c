@@ -156,6 +156,8 @@ sse_query_parse(struct sse_query *q, const char *query,
             /* The last one wins: polyfills append the current id to a URL
              * that may already carry the one from the first page load. */
             why = set_id(q, val, (size_t)vlen);
+        } else if (is_name(name, (size_t)nlen, "latest")) {
+            q->latest = !(vlen == 1 && val[0] == '0');
         } else if (is_name(name, (size_t)nlen, "token")) {
             /* EventSource cannot send headers, so a token may come here;
              * it is checked by sse_auth, not here. */

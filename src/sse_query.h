@@ -5,6 +5,8 @@
  *   GET /sse?key=a&key=b     keys a and b ("key" may repeat)
  *   GET /sse/a               key a, from PATH_INFO "/a"
  *   Last-Event-ID: 42        or ?lastEventId=42 for polyfills and first loads
+ *   ?latest=1                start with each key's latest event (not with a
+ *                            Last-Event-ID, which replays from that id)
  *   ?token=JWT               an access token (sse_auth), since EventSource
  *                            cannot set an Authorization header
  *
@@ -27,6 +29,8 @@ struct sse_query {
     char  *last_event_id;                  /* owned, or NULL if none given */
     size_t last_event_id_len;
     char  *token;                          /* owned "token" parameter, or NULL */
+    int    latest;                         /* ?latest=1: start with each key's
+                                              latest event */
 };
 
 /* Fill q from query (QUERY_STRING, may be NULL), path_info (may be NULL)

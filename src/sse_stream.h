@@ -55,6 +55,7 @@ struct sse_stream {
     int                   pending;     /* waiting for the broker's answer */
     int64_t               asked_ms;    /* when the answer was asked for */
     uint64_t              asks;        /* requests sent, mod 2^16 */
+    int                   latest;      /* start with each key's latest */
     int                   guessed;     /* last_seq is our clock, not an
                                           event the client saw */
     struct sse_stream    *id_next;     /* the worker's table by id */

@@ -27,6 +27,7 @@
 #define REPLAYED_FIXED 31 /* version type flags instance req seq-now count */
 #define ITEM_FIXED    13  /* flags seq len */
 #define FLAGS_KNOWN   (SSE_WIRE_CLOSE | SSE_WIRE_ALL)
+#define PUBLISH_FLAGS (FLAGS_KNOWN | SSE_WIRE_IF_CHANGED)
 #define RETRY_NONE    UINT32_MAX
 
 /* ---- byte order -------------------------------------------------------- */
@@ -100,7 +101,7 @@ sse_wire_publish_encode(const struct sse_wire_publish *m, struct sse_buf *out)
     size_t total;
     unsigned char *p;
 
-    if (m->flags & ~(unsigned)FLAGS_KNOWN)
+    if (m->flags & ~(unsigned)PUBLISH_FLAGS)
         return -1;
     if (m->key_len > UINT8_MAX || ev->event_len > UINT8_MAX ||
         ev->id_len > UINT16_MAX || ev->data_len > UINT32_MAX)
@@ -160,7 +161,7 @@ sse_wire_publish_decode(const void *frame, size_t n,
         why = "not a publish frame";
         goto fail;
     }
-    if (h[2] & ~FLAGS_KNOWN) {
+    if (h[2] & ~PUBLISH_FLAGS) {
         why = "unknown publish flags";
         goto fail;
     }
@@ -236,7 +237,7 @@ sse_wire_ack_encode(const struct sse_wire_ack *a, struct sse_buf *out)
     size_t rlen = a->reason != NULL ? a->reason_len : 0;
     unsigned char *p;
 
-    if (a->status < SSE_WIRE_OK || a->status > SSE_WIRE_UNAVAILABLE)
+    if (a->status < SSE_WIRE_OK || a->status > SSE_WIRE_UNCHANGED)
         return -1;
     if (rlen > UINT8_MAX)
         rlen = UINT8_MAX;
@@ -259,7 +260,7 @@ sse_wire_ack_decode(const void *frame, size_t n, struct sse_wire_ack *a)
 
     if (n < ACK_FIXED || p[0] != SSE_WIRE_VERSION || p[1] != 'A')
         return -1;
-    if (p[6] > SSE_WIRE_UNAVAILABLE || n != ACK_FIXED + (size_t)p[7])
+    if (p[6] > SSE_WIRE_UNCHANGED || n != ACK_FIXED + (size_t)p[7])
         return -1;
     a->seq = get32(p + 2);
     a->status = p[6];
@@ -335,6 +336,7 @@ sse_wire_replay_encode(const struct sse_wire_replay *r, struct sse_buf *out)
         return -1;
     switch (r->after) {
     case SSE_WIRE_AFTER_NONE:
+    case SSE_WIRE_AFTER_LATEST:
         after_len = 0;
         break;
     case SSE_WIRE_AFTER_SEQ:
@@ -399,6 +401,7 @@ sse_wire_replay_decode(const void *frame, size_t n, struct sse_wire_replay *r)
         return -1;
     switch (r->after) {
     case SSE_WIRE_AFTER_NONE:
+    case SSE_WIRE_AFTER_LATEST:
         if (len != 0)
             return -1;
         break;

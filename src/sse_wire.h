@@ -24,7 +24,8 @@
  *   replayed = %x02 "Y" rflags instance req seq-now count
  *              *(flags seq len32 sse-bytes)
  *
- *   flags      = OCTET          ; bit 0: close streams after, bit 1: all keys
+ *   flags      = OCTET          ; bit 0: close streams after, bit 1: all keys,
+ *                                ; bit 2 (publish only): skip if unchanged
  *   rflags     = OCTET          ; bit 0: events after "after" were lost
  *   seq32      = 4OCTET         ; chosen by the publisher, echoed in the ack
  *   key-len    = OCTET          ; 0 with the "all keys" flag
@@ -32,12 +33,14 @@
  *   id-len     = 2OCTET         ; 0: no id field (the broker assigns one)
  *   retry      = 4OCTET         ; %xFFFFFFFF: no retry field
  *   data-len   = 4OCTET
- *   status     = OCTET          ; 0 accepted, 1 invalid data, 2 unavailable
+ *   status     = OCTET          ; 0 accepted, 1 invalid data, 2 unavailable,
+ *                                ; 3 unchanged (not published)
  *   reason-len = OCTET
  *   instance   = 8OCTET         ; random, new each time the broker starts
  *   seq        = 8OCTET         ; the event's place in the broker's order
  *   req        = 8OCTET         ; chosen by the worker, echoed
- *   after-kind = %x00 / %x01 / %x02 ; none (from now) / after seq / after id
+ *   after-kind = %x00 / %x01 / %x02 / %x03 ; none (from now) / after seq /
+ *                                ; after id / each key's latest event
  *   seq-now    = 8OCTET         ; the broker's latest seq when it answered
  *   count      = 4OCTET         ; events that follow, oldest first
  *   sse-bytes  = *OCTET         ; one event exactly as streams send it
@@ -56,6 +59,7 @@ struct sse_buf;
 
 #define SSE_WIRE_CLOSE 0x01   /* end every matching stream after this event */
 #define SSE_WIRE_ALL   0x02   /* broadcast: every stream, no key */
+#define SSE_WIRE_IF_CHANGED 0x04 /* publish: skip if the same as the latest */
 #define SSE_WIRE_MISSED 0x01  /* replayed: events after "after" were lost */
 #define SSE_WIRE_KEYS_MAX 32  /* keys in one replay request */
 
@@ -63,16 +67,19 @@ enum sse_wire_after {
     SSE_WIRE_AFTER_NONE = 0,  /* a new stream: only what comes from now */
     SSE_WIRE_AFTER_SEQ = 1,   /* everything after a sequence number */
     SSE_WIRE_AFTER_ID = 2,    /* everything after an event id */
+    SSE_WIRE_AFTER_LATEST = 3, /* each key's latest event, then live */
 };
 
 enum sse_wire_status {
     SSE_WIRE_OK = 0,          /* accepted and handed to the PUB side */
     SSE_WIRE_INVALID = 1,     /* the message was refused as invalid */
     SSE_WIRE_UNAVAILABLE = 2, /* the broker could not forward it */
+    SSE_WIRE_UNCHANGED = 3,   /* --if-changed: the same as the latest one */
 };
 
 struct sse_wire_publish {
-    unsigned         flags;     /* SSE_WIRE_CLOSE | SSE_WIRE_ALL */
+    unsigned         flags;     /* SSE_WIRE_CLOSE | SSE_WIRE_ALL |
+                                   SSE_WIRE_IF_CHANGED */
     uint32_t         seq;       /* echoed in the ack */
     const char      *key;       /* NULL/0 with SSE_WIRE_ALL */
     size_t           key_len;

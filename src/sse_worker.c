@@ -267,6 +267,8 @@ ask_broker(struct worker *w, struct sse_stream *s)
         r.after = SSE_WIRE_AFTER_ID;
         r.after_id = s->last_event_id;
         r.after_id_len = strlen(s->last_event_id);
+    } else if (s->latest) {
+        r.after = SSE_WIRE_AFTER_LATEST;
     } else {
         r.after = SSE_WIRE_AFTER_NONE;
     }
@@ -476,6 +478,7 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
     }
     if (q->last_event_id != NULL)
         s->last_event_id = xstrdup(q->last_event_id);
+    s->latest = q->latest;
     w->nopen++;
     if (w->cfg->lifetime > 0)
         s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;

@@ -94,8 +94,8 @@ check_publish(const unsigned char *f, size_t n)
         return 0;
     }
     check_header(f, n, 'P');
-    FUZZ_CHECK((m.flags & ~(unsigned)FLAGS_KNOWN) == 0, "flags %#x",
-               m.flags);
+    FUZZ_CHECK((m.flags & ~(unsigned)(FLAGS_KNOWN | SSE_WIRE_IF_CHANGED))
+               == 0, "flags %#x", m.flags);
     if (m.flags & SSE_WIRE_ALL)
         FUZZ_CHECK(m.key == NULL && m.key_len == 0, "a broadcast has a key");
     else
@@ -146,7 +146,7 @@ check_ack(const unsigned char *f, size_t n)
     if (sse_wire_ack_decode(f, n, &a) != 0)
         return 0;
     check_header(f, n, 'A');
-    FUZZ_CHECK(a.status >= SSE_WIRE_OK && a.status <= SSE_WIRE_UNAVAILABLE,
+    FUZZ_CHECK(a.status >= SSE_WIRE_OK && a.status <= SSE_WIRE_UNCHANGED,
                "status %d", a.status);
     FUZZ_CHECK((a.reason == NULL) == (a.reason_len == 0) &&
                    inside(f, n, a.reason, a.reason_len),
@@ -189,6 +189,7 @@ check_replay(const unsigned char *f, size_t n)
     switch (r.after) {
     case SSE_WIRE_AFTER_NONE:
     case SSE_WIRE_AFTER_SEQ:
+    case SSE_WIRE_AFTER_LATEST:
         FUZZ_CHECK(r.after_id == NULL && r.after_id_len == 0,
                    "an id with after kind %d", r.after);
         break;

@@ -807,7 +807,7 @@ def wire_rows(key):
          "not a publish"),
         ("type replay", [publish(key=k, kind=b"R", seq=16)], None,
          "not a publish"),
-        ("unknown flag 0x04", [publish(key=k, flags=4, seq=17)], None,
+        ("unknown flag 0x08", [publish(key=k, flags=8, seq=17)], None,
          "flags"),
         ("unknown flag 0x80", [publish(key=k, flags=0x80, seq=18)], None,
          "flags"),

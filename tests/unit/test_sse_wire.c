@@ -327,7 +327,7 @@ Test(sse_wire, publish_decode_names_the_reason_for_each_fault)
         { "ack type", { 0, 1, "k", 1, EV(NULL, NULL, -1, "x") },
           1, 'A', 0, 100, "not a publish frame" },
         { "unknown flag", { 0, 1, "k", 1, EV(NULL, NULL, -1, "x") },
-          2, 0x04, 0, 100, "unknown publish flags" },
+          2, 0x08, 0, 100, "unknown publish flags" },
         { "trailing byte", { 0, 1, "k", 1, EV(NULL, NULL, -1, "x") },
           -1, 0, 1, 100, "malformed publish frame" },
         { "broadcast with key",
@@ -414,7 +414,7 @@ Test(sse_wire, publish_encode_refuses_fields_too_long_for_their_prefix)
         { "retry all ones",
           { 0, 0, "k", 1, { NULL, 0, NULL, 0, (long)UINT32_MAX, NULL, 0 } },
           -1 },
-        { "unknown flag", { 0x04, 0, "k", 1, EV(NULL, NULL, -1, "") }, -1 },
+        { "unknown flag", { 0x08, 0, "k", 1, EV(NULL, NULL, -1, "") }, -1 },
     };
 
     memset(big, 'a', sizeof big);
@@ -545,7 +545,8 @@ Test(sse_wire, ack_decode_refuses_bad_version_type_status_and_length)
         { "version 1", "\x01" "A" "\0\0\0\1" "\0" "\0", 8, -1 },
         { "version 3", "\x03" "A" "\0\0\0\1" "\0" "\0", 8, -1 },
         { "publish type", WV "P" "\0\0\0\1" "\0" "\0", 8, -1 },
-        { "status 3", WV "A" "\0\0\0\1" "\3" "\0", 8, -1 },
+        { "status 3 (unchanged)", WV "A" "\0\0\0\1" "\3" "\0", 8, 0 },
+        { "status 4", WV "A" "\0\0\0\1" "\4" "\0", 8, -1 },
         { "status 255", WV "A" "\0\0\0\1" "\xff" "\0", 8, -1 },
         { "trailing byte", WV "A" "\0\0\0\1" "\0" "\0" "x", 9, -1 },
         { "reason longer than said", WV "A" "\0\0\0\1" "\0" "\1" "xy",
@@ -559,11 +560,11 @@ Test(sse_wire, ack_decode_refuses_bad_version_type_status_and_length)
 
 Test(sse_wire, ack_encode_refuses_unknown_status_and_full_buffer)
 {
-    struct sse_wire_ack a = { 1, 3, NULL, 0 };
+    struct sse_wire_ack a = { 1, 4, NULL, 0 };
     struct sse_buf b;
 
     sse_buf_init(&b, 0);
-    cr_expect_eq(sse_wire_ack_encode(&a, &b), -1, "status 3 accepted");
+    cr_expect_eq(sse_wire_ack_encode(&a, &b), -1, "status 4 accepted");
     a.status = -1;
     cr_expect_eq(sse_wire_ack_encode(&a, &b), -1, "status -1 accepted");
     cr_expect_eq(sse_buf_len(&b), 0);
@@ -1057,8 +1058,8 @@ static const struct replay_raw replay_raws[] = {
     { "version 3", 3, 'R', 0, S(""), 1, S(K1), 0, -1 },
     { "deliver type", 2, 'D', 0, S(""), 1, S(K1), 0, -1 },
     { "replayed type", 2, 'Y', 0, S(""), 1, S(K1), 0, -1 },
-    { "after kind 3", 2, 'R', 3, S(""), 1, S(K1), 0, -1 },
-    { "after kind 3 with 8 bytes", 2, 'R', 3, S(SEQ9), 1, S(K1), 0, -1 },
+    { "after kind 4", 2, 'R', 4, S(""), 1, S(K1), 0, -1 },
+    { "latest with 8 bytes", 2, 'R', 3, S(SEQ9), 1, S(K1), 0, -1 },
     { "after kind 255", 2, 'R', 255, S(""), 1, S(K1), 0, -1 },
     { "after none with 1 byte", 2, 'R', 0, S("x"), 1, S(K1), 0, -1 },
     { "after none with 8 bytes", 2, 'R', 0, S(SEQ9), 1, S(K1), 0, -1 },
@@ -1178,7 +1179,7 @@ Test(sse_wire, replay_encode_refuses_fields_too_long_for_their_prefix)
         { "last of 32 keys of 256", 1, SSE_WIRE_AFTER_SEQ, 0, 32, 256, -1 },
         { "32 keys", 1, SSE_WIRE_AFTER_SEQ, 0, 32, 0, 0 },
         { "33 keys", 1, SSE_WIRE_AFTER_SEQ, 0, 33, 0, -1 },
-        { "after kind 3", 1, 3, 0, 1, 0, -1 },
+        { "after kind 4", 1, 4, 0, 1, 0, -1 },
         { "after kind -1", 1, -1, 0, 1, 0, -1 },
         { "after kind 256", 1, 256, 0, 1, 0, -1 },
         { "after id of 65535", 1, SSE_WIRE_AFTER_ID, 65535, 1, 0, 0 },
@@ -1581,4 +1582,47 @@ Test(sse_wire, replayed_encode_refuses_unknown_flags_and_full_buffer)
     cr_expect_eq(sse_buf_len(&b), 0, "buffer touched");
     sse_buf_free(&b);
     free_items(NITEMS, bufs);
+}
+
+Test(sse_wire, replay_round_trips_the_latest_kind)
+{
+    struct sse_wire_replay r, d;
+    struct sse_buf b;
+
+    memset(&r, 0, sizeof(r));
+    r.req = 9;
+    r.topic = "t";
+    r.topic_len = 1;
+    r.after = SSE_WIRE_AFTER_LATEST;
+    r.nkeys = 1;
+    r.keys[0] = "k1";
+    r.key_lens[0] = 2;
+    sse_buf_init(&b, 0);
+    cr_assert_eq(sse_wire_replay_encode(&r, &b), 0);
+    cr_assert_eq(sse_wire_replay_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                        &d), 0);
+    cr_expect_eq(d.after, SSE_WIRE_AFTER_LATEST);
+    cr_expect_eq(d.nkeys, 1);
+    sse_buf_free(&b);
+}
+
+Test(sse_wire, publish_carries_the_if_changed_flag)
+{
+    struct sse_wire_publish m, d;
+    struct sse_buf b;
+    const char *reason;
+
+    memset(&m, 0, sizeof(m));
+    m.flags = SSE_WIRE_IF_CHANGED;
+    m.key = "k";
+    m.key_len = 1;
+    m.ev.retry = -1;
+    m.ev.data = "3";
+    m.ev.data_len = 1;
+    sse_buf_init(&b, 0);
+    cr_assert_eq(sse_wire_publish_encode(&m, &b), 0);
+    cr_assert_eq(sse_wire_publish_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                         &d, 100, &reason), 0);
+    cr_expect_eq(d.flags, SSE_WIRE_IF_CHANGED);
+    sse_buf_free(&b);
 }
