@@ -253,3 +253,127 @@ sse_event_whole(const char *s, size_t n)
         return 0;
     return memmem(s, n, "\n\n", 2) == s + n - 2;
 }
+
+/* Append s[0..n) JSON-escaped, without quotes. */
+static int
+json_escape(const char *s, size_t n, struct sse_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        size_t elen = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        rc = sse_buf_append(out, s + start, i - start);
+        if (rc == 0)
+            rc = sse_buf_append(out, esc, elen);
+        start = i + 1;
+    }
+    return rc == 0 ? sse_buf_append(out, s + start, n - start) : rc;
+}
+
+int
+sse_json_string(const char *s, size_t n, struct sse_buf *out)
+{
+    size_t before = sse_buf_len(out);
+
+    if (sse_buf_append(out, "\"", 1) == 0 && json_escape(s, n, out) == 0 &&
+        sse_buf_append(out, "\"", 1) == 0)
+        return 0;
+    sse_buf_truncate(out, sse_buf_len(out) - before);
+    return -1;
+}
+
+/* The value of an encoded line "name: value" if it is that field. */
+static int
+field(const char *line, size_t len, const char *name, const char **val,
+      size_t *vlen)
+{
+    size_t nlen = strlen(name);
+
+    if (len < nlen + 2 || memcmp(line, name, nlen) != 0 ||
+        line[nlen] != ':' || line[nlen + 1] != ' ')
+        return 0;
+    *val = line + nlen + 2;
+    *vlen = len - nlen - 2;
+    return 1;
+}
+
+int
+sse_event_to_json(const char *sse, size_t n, struct sse_buf *out,
+                  const char **id, size_t *id_len)
+{
+    const char *name = "message", *val, *p = sse, *end = sse + n;
+    size_t name_len = 7, vlen, before = sse_buf_len(out);
+    int rc, first_data = 1;
+
+    *id = NULL;
+    *id_len = 0;
+    /* Fields come first, each on its own line, then the data lines. */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (field(p, len, "event", &val, &vlen)) {
+            name = val;
+            name_len = vlen;
+        } else if (field(p, len, "id", &val, &vlen)) {
+            *id = val;
+            *id_len = vlen;
+        } else if (len >= 5 && memcmp(p, "data:", 5) == 0) {
+            break;
+        }
+        p += len + 1;
+    }
+    rc = sse_buf_append(out, "{", 1);
+    if (*id != NULL && rc == 0) {
+        rc = sse_buf_puts(out, "\"id\":");
+        if (rc == 0)
+            rc = sse_json_string(*id, *id_len, out);
+        if (rc == 0)
+            rc = sse_buf_append(out, ",", 1);
+    }
+    if (rc == 0)
+        rc = sse_buf_puts(out, "\"event\":");
+    if (rc == 0)
+        rc = sse_json_string(name, name_len, out);
+    if (rc == 0)
+        rc = sse_buf_puts(out, ",\"data\":\"");
+    /* Data lines joined by LF, as a browser would; escape as we go. */
+    while (rc == 0 && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (field(p, len, "data", &val, &vlen)) {
+            if (!first_data)
+                rc = sse_buf_append(out, "\\n", 2);
+            first_data = 0;
+            if (rc == 0)
+                rc = json_escape(val, vlen, out);
+        }
+        p += len + 1;
+    }
+    if (rc == 0)
+        rc = sse_buf_puts(out, "\"}");
+    if (rc != 0)
+        sse_buf_truncate(out, sse_buf_len(out) - before);
+    return rc;
+}

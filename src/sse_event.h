@@ -54,6 +54,18 @@ const char *sse_event_check_data(const char *s, size_t n, size_t data_max);
  * Returns the value, or -1 if s is not one. */
 long sse_event_parse_retry(const char *s, size_t n);
 
+/* Append one encoded event sse[0..n) (as sse_event_encode writes it) to
+ * out as a JSON object {"id":..,"event":..,"data":..} ("event" is
+ * "message" when the event has no name; "id" is left out when it has
+ * none). *id and *id_len are set to the event's id inside sse (NULL if
+ * none). Returns 0, or -1 if out would pass its ceiling. */
+int sse_event_to_json(const char *sse, size_t n, struct sse_buf *out,
+                      const char **id, size_t *id_len);
+
+/* Append s[0..n) to out as a JSON string, quotes included. Returns 0 or
+ * -1 as sse_buf_append. */
+int sse_json_string(const char *s, size_t n, struct sse_buf *out);
+
 /* Return 1 if s[0..n) is exactly one event as sse_event_encode writes it:
  * lines ending in LF, the only blank line last. Else 0. */
 int sse_event_whole(const char *s, size_t n);

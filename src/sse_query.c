@@ -156,6 +156,13 @@ sse_query_parse(struct sse_query *q, const char *query,
             /* The last one wins: polyfills append the current id to a URL
              * that may already carry the one from the first page load. */
             why = set_id(q, val, (size_t)vlen);
+        } else if (is_name(name, (size_t)nlen, "mode")) {
+            if (is_name(val, (size_t)vlen, "poll"))
+                q->poll = 1;
+            else if (is_name(val, (size_t)vlen, "stream"))
+                q->poll = 0;
+            else
+                why = "mode must be stream or poll";
         } else if (is_name(name, (size_t)nlen, "latest")) {
             q->latest = !(vlen == 1 && val[0] == '0');
         } else if (is_name(name, (size_t)nlen, "token")) {

@@ -5,6 +5,8 @@
  *   GET /sse?key=a&key=b     keys a and b ("key" may repeat)
  *   GET /sse/a               key a, from PATH_INFO "/a"
  *   Last-Event-ID: 42        or ?lastEventId=42 for polyfills and first loads
+ *   ?mode=poll               answer once, in JSON, for clients without
+ *                            EventSource (mode=stream is the default)
  *   ?latest=1                start with each key's latest event (not with a
  *                            Last-Event-ID, which replays from that id)
  *   ?token=JWT               an access token (sse_auth), since EventSource
@@ -31,6 +33,7 @@ struct sse_query {
     char  *token;                          /* owned "token" parameter, or NULL */
     int    latest;                         /* ?latest=1: start with each key's
                                               latest event */
+    int    poll;                           /* ?mode=poll: one JSON answer */
 };
 
 /* Fill q from query (QUERY_STRING, may be NULL), path_info (may be NULL)

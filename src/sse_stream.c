@@ -39,6 +39,10 @@ sse_stream_destroy(struct sse_stream **sp)
     free(s->last_event_id);
     free(s->head_extra);
     free(s->keys);
+    if (s->poll_json != NULL)
+        sse_buf_free(s->poll_json);
+    free(s->poll_json);
+    free(s->poll_id);
     free(s);
     *sp = NULL;
 }

@@ -56,6 +56,11 @@ struct sse_stream {
     int64_t               asked_ms;    /* when the answer was asked for */
     uint64_t              asks;        /* requests sent, mod 2^16 */
     int                   latest;      /* start with each key's latest */
+    int                   poll;        /* answer once in JSON (mode=poll) */
+    struct sse_buf       *poll_json;   /* the events so far, as JSON */
+    size_t                poll_count;
+    char                 *poll_id;     /* lastEventId for the next poll */
+    int                   poll_missed;
     int                   guessed;     /* last_seq is our clock, not an
                                           event the client saw */
     struct sse_stream    *id_next;     /* the worker's table by id */

@@ -352,6 +352,37 @@ flush_stream(struct worker *w, struct sse_stream *s)
     watch(w, s);
 }
 
+/* Answer a mode=poll request with what it collected and end it. */
+static void
+poll_reply(struct worker *w, struct sse_stream *s)
+{
+    static const char head[] =
+        "Status: 200 OK\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-cache\r\n";
+    struct sse_buf body;
+    const char *id = s->poll_id != NULL ? s->poll_id :
+        s->last_event_id != NULL ? s->last_event_id : "";
+
+    sse_buf_init(&body, 0);
+    (void)sse_buf_puts(&body, "{\"events\":[");
+    if (s->poll_json != NULL)
+        (void)sse_buf_append(&body, sse_buf_head(s->poll_json),
+                             sse_buf_len(s->poll_json));
+    (void)sse_buf_puts(&body, "],\"lastEventId\":");
+    (void)sse_json_string(id, strlen(id), &body);
+    (void)sse_buf_puts(&body, s->poll_missed ? ",\"missed\":true}\n" :
+                       ",\"missed\":false}\n");
+    s->out.max = 0;     /* the answer is bounded by the collected events */
+    (void)sse_stream_write(s, head, sizeof(head) - 1);
+    if (s->head_extra != NULL)
+        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
+    (void)sse_stream_write(s, "\r\n", 2);
+    (void)sse_stream_write(s, sse_buf_head(&body), sse_buf_len(&body));
+    sse_buf_free(&body);
+    stream_finish(w, s);
+}
+
 static void
 flush_dirty(struct worker *w)
 {
@@ -360,6 +391,9 @@ flush_dirty(struct worker *w)
     while ((s = w->dirty) != NULL) {
         w->dirty = s->dirty_next;
         s->dirty = 0;
+        if (s->poll && s->state == SSE_STREAM_OPEN && !s->pending &&
+            (s->poll_count > 0 || s->poll_missed))
+            poll_reply(w, s);
         if (s->state != SSE_STREAM_DONE)
             flush_stream(w, s);
     }
@@ -479,12 +513,15 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
     if (q->last_event_id != NULL)
         s->last_event_id = xstrdup(q->last_event_id);
     s->latest = q->latest;
+    s->poll = q->poll;
     w->nopen++;
     if (w->cfg->lifetime > 0)
         s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;
     if (s->token_deadline_ms > 0 &&
         (s->deadline_ms == 0 || s->token_deadline_ms < s->deadline_ms))
         s->deadline_ms = s->token_deadline_ms;
+    if (s->poll)
+        s->deadline_ms = w->now + (int64_t)w->cfg->poll_timeout * 1000;
     id_add(w, s);
     ask_broker(w, s);
     keys = xmalloc(klen + 1);
@@ -677,12 +714,41 @@ struct delivery {
 
 /* Send one event to s unless it already has it; returns 0, or -1 if the
  * stream ended. */
+/* A mode=poll request collects events as JSON until its answer goes. */
+static int
+poll_add(struct worker *w, struct sse_stream *s, uint64_t seq,
+         const char *sse, size_t len)
+{
+    const char *id;
+    size_t id_len, before;
+
+    if (s->poll_json == NULL) {
+        s->poll_json = xmalloc(sizeof(*s->poll_json));
+        sse_buf_init(s->poll_json, w->cfg->queue_max);
+    }
+    before = sse_buf_len(s->poll_json);
+    if ((s->poll_count > 0 && sse_buf_append(s->poll_json, ",", 1) != 0) ||
+        sse_event_to_json(sse, len, s->poll_json, &id, &id_len) != 0) {
+        /* What fits goes now; the client asks again from there. */
+        sse_buf_truncate(s->poll_json, sse_buf_len(s->poll_json) - before);
+        return -1;
+    }
+    s->poll_count++;
+    s->last_seq = seq;
+    free(s->poll_id);
+    s->poll_id = id != NULL ? xstrndup(id, id_len) : NULL;
+    mark_dirty(w, s);
+    return 0;
+}
+
 static int
 send_event(struct worker *w, struct sse_stream *s, unsigned flags,
            uint64_t seq, const char *sse, size_t len)
 {
     if (seq <= s->last_seq)
         return 0;
+    if (s->poll)
+        return poll_add(w, s, seq, sse, len);
     if (queue(w, s, sse, len) != 0)
         return -1;
     s->last_seq = seq;
@@ -762,10 +828,25 @@ on_answer(struct worker *w, const char *body, size_t blen)
         (h.req & 0xffff) != s->asks)
         return;
     s->pending = 0;
-    open_response(w, s);
+    if (s->poll) {
+        /* Without events, the answer's point is where the next poll
+         * starts: a broker id that replay understands. */
+        if (s->poll_id == NULL && s->last_event_id == NULL) {
+            char point[24];
+
+            snprintf(point, sizeof(point), "%" PRIu64, h.seq_now);
+            s->poll_id = xstrdup(point);
+        }
+        s->poll_missed = (h.flags & SSE_WIRE_MISSED) &&
+            s->last_event_id != NULL;
+        if (s->poll_missed)
+            mark_dirty(w, s);
+    } else {
+        open_response(w, s);
+    }
     /* A new stream that opened on its own clock never had events that
      * it could have missed. */
-    if ((h.flags & SSE_WIRE_MISSED) && !s->guessed &&
+    if (!s->poll && (h.flags & SSE_WIRE_MISSED) && !s->guessed &&
         (s->last_seq > 0 || s->last_event_id != NULL)) {
         log_info("stream=%" PRIu64 " may have missed events", s->id);
         if (queue(w, s, event_missed, sizeof(event_missed) - 1) != 0)
@@ -879,7 +960,14 @@ sweep(struct worker *w)
         next = s->next;
         switch (s->state) {
         case SSE_STREAM_OPEN:
-            if (s->pending && w->now - s->asked_ms >= ASK_MS) {
+            if (s->poll && s->deadline_ms != 0 && w->now >= s->deadline_ms) {
+                /* A long poll that saw nothing answers empty. */
+                poll_reply(w, s);
+                break;
+            }
+            if (s->pending && s->poll && w->now - s->asked_ms >= ASK_MS) {
+                ask_broker(w, s);
+            } else if (s->pending && w->now - s->asked_ms >= ASK_MS) {
                 /* The broker is away: open anyway, so the browser does not
                  * give up, and keep asking. */
                 if (!s->opened) {

@@ -22,6 +22,7 @@ struct sse_worker_config {
     long        retry;         /* retry field sent at open, or -1 */
     const char *cors_origins;  /* allowed origins (sse_cors.h), or NULL */
     const struct sse_auth *auth; /* token verifier, or NULL: no tokens */
+    int         poll_timeout;  /* seconds a mode=poll request waits */
 };
 
 /* Serve FastCGI requests accepted on listen_fd until SIGTERM or SIGINT.

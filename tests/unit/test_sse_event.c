@@ -773,3 +773,46 @@ Test(sse_event, whole_accepts_exactly_one_encoded_event)
         guard_free(&g);
     }
 }
+
+Test(sse_event, encoded_events_read_back_as_json)
+{
+    static const struct {
+        const char      *name;
+        struct sse_event ev;
+        const char      *json;
+    } rows[] = {
+        { "plain", { NULL, 0, "17", 2, -1, "hi", 2 },
+          "{\"id\":\"17\",\"event\":\"message\",\"data\":\"hi\"}" },
+        { "named, two lines", { "unread", 6, "a-7", 3, 5, "1\r\n2", 4 },
+          "{\"id\":\"a-7\",\"event\":\"unread\",\"data\":\"1\\n2\"}" },
+        { "quotes and controls", { NULL, 0, "x", 1, -1, "\"q\"\t\\\x01", 6 },
+          "{\"id\":\"x\",\"event\":\"message\","
+          "\"data\":\"\\\"q\\\"\\t\\\\\\u0001\"}" },
+        { "no id, empty data", { "e", 1, NULL, 0, -1, "", 0 },
+          "{\"event\":\"e\",\"data\":\"\"}" },
+        { "UTF-8 kept", { NULL, 0, "1", 1, -1, "gr\xc3\xbc\xc3\x9f" "e", 7 },
+          "{\"id\":\"1\",\"event\":\"message\",\"data\":\"gr\xc3\xbc\xc3\x9f"
+          "e\"}" },
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct sse_buf enc, json;
+        const char *id;
+        size_t id_len;
+
+        sse_buf_init(&enc, 0);
+        sse_buf_init(&json, 0);
+        cr_assert_eq(sse_event_encode(&rows[i].ev, &enc), 0);
+        cr_assert_eq(sse_event_to_json(sse_buf_head(&enc), sse_buf_len(&enc),
+                                       &json, &id, &id_len), 0);
+        cr_expect_eq(sse_buf_len(&json), strlen(rows[i].json), "row %s: %.*s",
+                     rows[i].name, (int)sse_buf_len(&json),
+                     sse_buf_head(&json));
+        cr_expect(memcmp(sse_buf_head(&json), rows[i].json,
+                         strlen(rows[i].json)) == 0, "row %s: %.*s",
+                  rows[i].name, (int)sse_buf_len(&json), sse_buf_head(&json));
+        cr_expect_eq(id_len, rows[i].ev.id_len, "row %s: id", rows[i].name);
+        sse_buf_free(&enc);
+        sse_buf_free(&json);
+    }
+}
