@@ -32,6 +32,7 @@
 #include "sse_history.h"
 #include "sse_key.h"
 #include "sse_log.h"
+#include "sse_map.h"
 #include "sse_opt.h"
 #include "sse_wire.h"
 #include "sse_xmalloc.h"
@@ -92,9 +93,22 @@ struct broker {
     unsigned long       published; /* events accepted, for the exit log */
     unsigned long       refused;
     unsigned long       replays;
+    struct report      *reports;   /* one per worker heard from */
 };
 
 #define REPLAY_MAX (16 * 1024 * 1024)   /* bytes in one replay answer */
+#define REPORT_STALE_MS 7000   /* a worker silent this long holds nothing */
+
+/* The latest report of one worker: its counts, per key. */
+struct report {
+    struct report *next;
+    uint64_t       worker;
+    uint32_t       pid;
+    uint32_t       streams;
+    int64_t        seen_ms;
+    size_t         len;
+    unsigned char *frame;       /* the report as received */
+};
 
 static volatile sig_atomic_t stop;
 
@@ -319,6 +333,36 @@ forward(struct broker *b, const struct sse_wire_publish *m)
     return 0;
 }
 
+static void counts_json(struct broker *b, const char *key, size_t len,
+                        struct sse_buf *out);
+
+/* sse-push --stats: answer with the workers' latest counts. */
+static void
+answer_stats(struct broker *b, zmq_msg_t *identity, zmq_msg_t *body)
+{
+    struct sse_buf json, frame;
+    const char *key;
+    size_t len;
+    uint32_t seq;
+
+    if (sse_wire_stats_decode(zmq_msg_data(body), zmq_msg_size(body), &seq,
+                              &key, &len) != 0) {
+        reply(b, identity, 0, SSE_WIRE_INVALID, "malformed stats request");
+        return;
+    }
+    sse_buf_init(&json, 0);
+    sse_buf_init(&frame, 0);
+    counts_json(b, key, len, &json);
+    if (sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
+                               &frame) == 0 &&
+        (zmq_msg_send(identity, b->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+         zmq_send(b->router, sse_buf_head(&frame), sse_buf_len(&frame),
+                  ZMQ_DONTWAIT) < 0))
+        log_debug("stats answer not sent: %s", zmq_strerror(zmq_errno()));
+    sse_buf_free(&json);
+    sse_buf_free(&frame);
+}
+
 static void
 on_publish(struct broker *b)
 {
@@ -341,6 +385,11 @@ on_publish(struct broker *b)
             goto out;
     }
     memset(&m, 0, sizeof(m));
+    if (!malformed && zmq_msg_size(&body) >= 2 &&
+        ((const char *)zmq_msg_data(&body))[1] == 'S') {
+        answer_stats(b, &identity, &body);
+        goto out;
+    }
     if (malformed) {
         reason = "malformed publish message";
     } else if (sse_wire_publish_decode(zmq_msg_data(&body),
@@ -439,6 +488,157 @@ answer(struct broker *b, const char *topic, size_t tlen,
     sse_history_replay_free(&rep);
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep a worker's latest report, replacing its previous one. */
+static void
+keep_report(struct broker *b, const void *frame, size_t n)
+{
+    struct sse_wire_report r;
+    struct report **rp, *rep;
+
+    if (sse_wire_report_decode(frame, n, &r) != 0) {
+        log_warnx("malformed report from a worker, ignored");
+        return;
+    }
+    for (rp = &b->reports; *rp != NULL; rp = &(*rp)->next)
+        if ((*rp)->worker == r.worker)
+            break;
+    if ((rep = *rp) == NULL) {
+        rep = *rp = xcalloc(1, sizeof(*rep));
+        rep->worker = r.worker;
+    }
+    free(rep->frame);
+    rep->frame = xmalloc(n);
+    memcpy(rep->frame, frame, n);
+    rep->len = n;
+    rep->pid = r.pid;
+    rep->streams = r.streams;
+    rep->seen_ms = mono_ms();
+}
+
+static void
+drop_stale_reports(struct broker *b)
+{
+    int64_t now = mono_ms();
+
+    for (struct report **rp = &b->reports, *rep; (rep = *rp) != NULL;) {
+        if (now - rep->seen_ms > REPORT_STALE_MS || rep->streams == 0) {
+            *rp = rep->next;
+            free(rep->frame);
+            free(rep);
+        } else {
+            rp = &rep->next;
+        }
+    }
+}
+
+/* Streams of key[0..len) in one worker's report. */
+static uint32_t
+report_count(const struct report *rep, const char *key, size_t len)
+{
+    struct sse_wire_report r;
+    const char *k;
+    size_t klen;
+    uint32_t n, total = 0;
+
+    (void)sse_wire_report_decode(rep->frame, rep->len, &r);
+    while (sse_wire_report_next(&r, &k, &klen, &n) == 1)
+        if (klen == len && memcmp(k, key, len) == 0)
+            total += n;
+    return total;
+}
+
+struct key_total {
+    struct sse_map_node node;
+    uint32_t            streams;
+};
+
+/* The counts as JSON: every worker's streams, and per key (all keys, or
+ * the one asked for). */
+static void
+counts_json(struct broker *b, const char *key, size_t len, struct sse_buf *out)
+{
+    struct sse_map keys;
+    struct sse_map_node *n, *next;
+    size_t pos = 0;
+    uint32_t total = 0;
+    char num[64];
+    int first = 1;
+
+    drop_stale_reports(b);
+    for (struct report *rep = b->reports; rep != NULL; rep = rep->next)
+        total += key != NULL ? report_count(rep, key, len) : rep->streams;
+    if (key != NULL) {
+        (void)sse_buf_puts(out, "{\"key\":");
+        (void)sse_json_string(key, len, out);
+        (void)sse_buf_puts(out, ",");
+    } else {
+        (void)sse_buf_puts(out, "{");
+    }
+    snprintf(num, sizeof(num), "\"streams\":%" PRIu32 ",\"workers\":[",
+             total);
+    (void)sse_buf_puts(out, num);
+    for (struct report *rep = b->reports; rep != NULL; rep = rep->next) {
+        snprintf(num, sizeof(num), "%s{\"pid\":%" PRIu32 ",\"streams\":%"
+                 PRIu32 "}", first ? "" : ",", rep->pid,
+                 key != NULL ? report_count(rep, key, len) : rep->streams);
+        (void)sse_buf_puts(out, num);
+        first = 0;
+    }
+    (void)sse_buf_puts(out, "]");
+    if (key != NULL) {
+        (void)sse_buf_puts(out, "}\n");
+        return;
+    }
+    /* Every key: add up the workers' counts in a map. */
+    sse_map_init(&keys);
+    for (struct report *rep = b->reports; rep != NULL; rep = rep->next) {
+        struct sse_wire_report r;
+        const char *k;
+        size_t klen;
+        uint32_t c;
+
+        (void)sse_wire_report_decode(rep->frame, rep->len, &r);
+        while (sse_wire_report_next(&r, &k, &klen, &c) == 1) {
+            struct sse_map_node *found = sse_map_find(&keys, k, klen);
+            struct key_total *t;
+
+            if (found == NULL) {
+                /* The key points into rep->frame, which outlives the map. */
+                t = xcalloc(1, sizeof(*t));
+                sse_map_insert(&keys, &t->node, k, klen);
+            } else {
+                t = sse_map_entry(found, struct key_total, node);
+            }
+            t->streams += c;
+        }
+    }
+    (void)sse_buf_puts(out, ",\"keys\":{");
+    first = 1;
+    for (n = sse_map_next(&keys, NULL, &pos); n != NULL; n = next) {
+        struct key_total *t = sse_map_entry(n, struct key_total, node);
+
+        next = sse_map_next(&keys, n, &pos);
+        if (!first)
+            (void)sse_buf_puts(out, ",");
+        first = 0;
+        (void)sse_json_string(n->key, n->len, out);
+        snprintf(num, sizeof(num), ":%" PRIu32, t->streams);
+        (void)sse_buf_puts(out, num);
+        free(t);
+    }
+    sse_map_free(&keys);
+    (void)sse_buf_puts(out, "}}\n");
+}
+
 /* Messages from workers arrive on XPUB: subscriptions (first byte 1 or 0)
  * and replay requests, in the order each worker sent them. */
 static void
@@ -460,6 +660,8 @@ on_worker(struct broker *b)
             else if (sse_key_from_topic(p + 1, n - 1, &key, &klen) == 1)
                 log_debug("%s key=%.*s", p[0] ? "subscribe" : "unsubscribe",
                           (int)klen, key);
+        } else if (n >= 2 && p[0] == SSE_WIRE_VERSION && p[1] == 'W') {
+            keep_report(b, p, n);
         } else if (sse_wire_replay_decode(p, n, &r) == 0 &&
                    sse_key_topic_is_worker(r.topic, r.topic_len)) {
             answer(b, r.topic, r.topic_len, &r);
@@ -663,6 +865,13 @@ main(int argc, char **argv)
     sse_buf_free(&b.frame);
     sse_buf_free(&b.sse);
     sse_history_destroy(&b.history);
+    while (b.reports != NULL) {
+        struct report *next = b.reports->next;
+
+        free(b.reports->frame);
+        free(b.reports);
+        b.reports = next;
+    }
     free(pub);
     free(push);
     return 0;

@@ -38,8 +38,8 @@
 #define EX_UNCHANGED 1  /* --if-changed found the event unchanged */
 
 enum {
-    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_IF_CHANGED, O_TIMEOUT,
-    O_PUSH,
+    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_IF_CHANGED, O_STATS,
+    O_TIMEOUT, O_PUSH,
     O_RUNDIR, O_DATAMAX, O_LOGLEVEL, O_HELP, O_VERSION, O_COUNT
 };
 
@@ -57,6 +57,8 @@ static const struct sse_opt opts[O_COUNT] = {
         "each line of stdin is one event, sent as it arrives" },
     [O_IF_CHANGED] = { "if-changed", 0, SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "skip the event if it equals the key's latest (then exit 1)" },
+    [O_STATS] = { "stats", 0, SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "print open streams per worker and per key (or of KEY) as JSON" },
     [O_TIMEOUT] = { "timeout", 't', SSE_OPT_NUM, "SSE_PUSH_TIMEOUT", 1,
         3600000, "MS", "how long to wait for the broker (default 5000)" },
     [O_PUSH] = { "push-endpoint", 0, SSE_OPT_STR, "SSE_PUSH_ENDPOINT", 0, 0,
@@ -391,6 +393,34 @@ push_lines(struct push *p)
     input_buf = NULL;
 }
 
+/* --stats: ask the broker for its counts and print them. */
+static void
+print_stats(struct push *p, const char *key)
+{
+    zmq_pollitem_t item = { .socket = p->sock, .events = ZMQ_POLLIN };
+    const char *json;
+    size_t len;
+    uint32_t seq;
+    zmq_msg_t msg;
+
+    p->frame.off = p->frame.len = 0;
+    if (sse_wire_stats_encode(1, key, key != NULL ? strlen(key) : 0,
+                              &p->frame) != 0)
+        die(EX_SOFTWARE, "cannot encode the request");
+    if (zmq_send(p->sock, sse_buf_head(&p->frame), sse_buf_len(&p->frame),
+                 0) < 0 || zmq_poll(&item, 1, p->timeout) <= 0)
+        die(EX_UNAVAILABLE, "no answer from the broker at %s within %d ms",
+            p->endpoint, p->timeout);
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, p->sock, ZMQ_DONTWAIT) < 0 ||
+        sse_wire_counts_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &seq,
+                               &json, &len) != 0)
+        die(EX_UNAVAILABLE, "malformed answer from the broker at %s",
+            p->endpoint);
+    fwrite(json, 1, len, stdout);
+    zmq_msg_close(&msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -403,6 +433,27 @@ main(int argc, char **argv)
 
     first = sse_cli_parse(&cli, argc, argv, v);
     nargs = argc - first;
+    if (v[O_STATS].set) {
+        if (nargs > 1 || v[O_ALL].set || v[O_LINES].set || v[O_CLOSE].set ||
+            v[O_EVENT].set || v[O_ID].set || v[O_RETRY].set ||
+            v[O_IF_CHANGED].set)
+            die(EX_USAGE, "--stats takes only an optional KEY");
+        if (nargs == 1 && (reason = sse_key_check(argv[first],
+                                                  strlen(argv[first]))))
+            die(EX_DATAERR, "%s", reason);
+        memset(&p, 0, sizeof(p));
+        p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num :
+            SSE_TIMEOUT_DEFAULT;
+        sse_buf_init(&p.frame, 0);
+        endpoint = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
+                                       SSE_PUSH_SOCKET);
+        p.endpoint = endpoint;
+        connect_broker(&p);
+        print_stats(&p, nargs == 1 ? argv[first] : NULL);
+        disconnect_broker(&p);
+        free(endpoint);
+        return 0;
+    }
     if (v[O_ALL].set) {
         if (nargs > 1)
             die(EX_USAGE, "--all takes no KEY, only an optional MESSAGE");

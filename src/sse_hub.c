@@ -188,3 +188,18 @@ sse_hub_keys(const struct sse_hub *h)
 {
     return h->keys.count;
 }
+
+void
+sse_hub_each_key(const struct sse_hub *h, sse_hub_count_fn fn, void *arg)
+{
+    struct sse_map_node *n;
+    size_t pos = 0;
+
+    for (n = sse_map_next(&h->keys, NULL, &pos); n != NULL;
+         n = sse_map_next(&h->keys, n, &pos)) {
+        struct sse_hub_key *k = sse_map_entry(n, struct sse_hub_key, node);
+
+        if (k->count > 0)
+            fn(k->name, k->len, k->count, arg);
+    }
+}

@@ -55,6 +55,14 @@ size_t sse_hub_foreach(struct sse_hub *h, const char *key, size_t len,
  * if sub is not in the hub. Borrowed until sub leaves. */
 const char *sse_hub_sub_key(const struct sse_sub *sub, size_t *len);
 
+/* Called for each key of the hub with its number of subscribers. */
+typedef void (*sse_hub_count_fn)(const char *key, size_t len, size_t count,
+                                 void *arg);
+
+/* Call fn for every key with subscribers, in no particular order. */
+void sse_hub_each_key(const struct sse_hub *h, sse_hub_count_fn fn,
+                      void *arg);
+
 /* Number of subscribers of key, and number of keys with any. */
 size_t sse_hub_count(const struct sse_hub *h, const char *key, size_t len);
 size_t sse_hub_keys(const struct sse_hub *h);

@@ -527,3 +527,163 @@ sse_wire_replayed_next(struct sse_wire_replayed *h, struct sse_wire_item *item)
     h->left = c.left;
     return 1;
 }
+
+/* ---- counts ------------------------------------------------------------ */
+
+#define REPORT_FIXED 22   /* version type worker pid streams count */
+
+int
+sse_wire_report_begin(struct sse_buf *out, uint64_t worker, uint32_t pid,
+                      uint32_t streams)
+{
+    unsigned char *p = (unsigned char *)sse_buf_reserve(out, REPORT_FIXED);
+
+    if (p == NULL)
+        return -1;
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'W';
+    p = put64(p, worker);
+    p = put32(p, pid);
+    p = put32(p, streams);
+    put32(p, 0);
+    sse_buf_commit(out, REPORT_FIXED);
+    return 0;
+}
+
+int
+sse_wire_report_key(struct sse_buf *out, const char *key, size_t len,
+                    uint32_t streams)
+{
+    unsigned char *p;
+
+    if (len == 0 || len > UINT8_MAX ||
+        (p = (unsigned char *)sse_buf_reserve(out, 5 + len)) == NULL)
+        return -1;
+    *p++ = (unsigned char)len;
+    p = putbytes(p, key, len);
+    put32(p, streams);
+    sse_buf_commit(out, 5 + len);
+    return 0;
+}
+
+void
+sse_wire_report_end(struct sse_buf *out, size_t begin, uint32_t count)
+{
+    unsigned char *p = (unsigned char *)sse_buf_head(out) + begin;
+
+    put32(p + REPORT_FIXED - 4, count);
+}
+
+int
+sse_wire_report_next(struct sse_wire_report *r, const char **key,
+                     size_t *len, uint32_t *streams)
+{
+    struct cursor c = { r->next, r->left };
+    const unsigned char *q;
+
+    if (c.left == 0)
+        return 0;
+    if ((q = take(&c, 1)) == NULL || q[0] == 0 ||
+        (q = take(&c, *len = q[0])) == NULL)
+        return -1;
+    *key = (const char *)q;
+    if ((q = take(&c, 4)) == NULL)
+        return -1;
+    *streams = get32(q);
+    r->next = c.p;
+    r->left = c.left;
+    return 1;
+}
+
+int
+sse_wire_report_decode(const void *frame, size_t n, struct sse_wire_report *r)
+{
+    const unsigned char *f = frame;
+    const char *key;
+    size_t len;
+    uint32_t streams, i;
+
+    if (n < REPORT_FIXED || f[0] != SSE_WIRE_VERSION || f[1] != 'W')
+        return -1;
+    r->worker = get64(f + 2);
+    r->pid = get32(f + 10);
+    r->streams = get32(f + 14);
+    r->count = get32(f + 18);
+    r->next = f + REPORT_FIXED;
+    r->left = n - REPORT_FIXED;
+    for (i = 0; i < r->count; i++)
+        if (sse_wire_report_next(r, &key, &len, &streams) != 1 ||
+            sse_key_check(key, len) != NULL)
+            return -1;
+    if (r->left != 0)
+        return -1;
+    r->next = f + REPORT_FIXED;
+    r->left = n - REPORT_FIXED;
+    return 0;
+}
+
+int
+sse_wire_stats_encode(uint32_t seq, const char *key, size_t len,
+                      struct sse_buf *out)
+{
+    unsigned char *p;
+
+    if (len > UINT8_MAX ||
+        (p = (unsigned char *)sse_buf_reserve(out, 7 + len)) == NULL)
+        return -1;
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'S';
+    p = put32(p, seq);
+    *p++ = (unsigned char)len;
+    putbytes(p, key, len);
+    sse_buf_commit(out, 7 + len);
+    return 0;
+}
+
+int
+sse_wire_stats_decode(const void *frame, size_t n, uint32_t *seq,
+                      const char **key, size_t *len)
+{
+    const unsigned char *f = frame;
+
+    if (n < 7 || f[0] != SSE_WIRE_VERSION || f[1] != 'S' ||
+        n != 7 + (size_t)f[6])
+        return -1;
+    *seq = get32(f + 2);
+    *len = f[6];
+    *key = *len > 0 ? (const char *)f + 7 : NULL;
+    return *len == 0 || sse_key_check(*key, *len) == NULL ? 0 : -1;
+}
+
+int
+sse_wire_counts_encode(uint32_t seq, const char *json, size_t len,
+                       struct sse_buf *out)
+{
+    unsigned char *p;
+
+    if (len > UINT32_MAX ||
+        (p = (unsigned char *)sse_buf_reserve(out, 10 + len)) == NULL)
+        return -1;
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'T';
+    p = put32(p, seq);
+    p = put32(p, (uint32_t)len);
+    putbytes(p, json, len);
+    sse_buf_commit(out, 10 + len);
+    return 0;
+}
+
+int
+sse_wire_counts_decode(const void *frame, size_t n, uint32_t *seq,
+                       const char **json, size_t *len)
+{
+    const unsigned char *f = frame;
+
+    if (n < 10 || f[0] != SSE_WIRE_VERSION || f[1] != 'T' ||
+        n != 10 + (size_t)get32(f + 6))
+        return -1;
+    *seq = get32(f + 2);
+    *len = get32(f + 6);
+    *json = (const char *)f + 10;
+    return 0;
+}

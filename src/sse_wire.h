@@ -23,6 +23,9 @@
  *              key-count *(key-len key)
  *   replayed = %x02 "Y" rflags instance req seq-now count
  *              *(flags seq len32 sse-bytes)
+ *   report   = %x02 "W" worker pid streams count *(key-len key streams)
+ *   stats    = %x02 "S" seq32 key-len key       ; key-len 0: every key
+ *   counts   = %x02 "T" seq32 json-len json     ; the broker's answer
  *
  *   flags      = OCTET          ; bit 0: close streams after, bit 1: all keys,
  *                                ; bit 2 (publish only): skip if unchanged
@@ -44,6 +47,12 @@
  *   seq-now    = 8OCTET         ; the broker's latest seq when it answered
  *   count      = 4OCTET         ; events that follow, oldest first
  *   sse-bytes  = *OCTET         ; one event exactly as streams send it
+ *   worker     = 8OCTET         ; a worker's random id
+ *   pid        = 4OCTET
+ *   streams    = 4OCTET         ; open streams (of the worker, of a key)
+ *
+ * Workers send a report upstream every few seconds; the broker keeps the
+ * latest of each and answers stats requests from sse-push with counts.
  */
 #ifndef SSE_WIRE_H
 #define SSE_WIRE_H
@@ -183,5 +192,44 @@ int sse_wire_replayed_decode(const void *frame, size_t n,
  * frame). Returns 1, or 0 after the last one. */
 int sse_wire_replayed_next(struct sse_wire_replayed *h,
                            struct sse_wire_item *item);
+
+/* ---- counts -------------------------------------------------------- */
+
+struct sse_wire_report {
+    uint64_t             worker;
+    uint32_t             pid;
+    uint32_t             streams;    /* open streams of the worker */
+    uint32_t             count;      /* keys that follow */
+    const unsigned char *next;       /* iteration over the keys */
+    size_t               left;
+};
+
+/* Start a report in out; add keys with sse_wire_report_key, then finish
+ * with sse_wire_report_end (which writes the key count). Returns 0 or -1
+ * at out's ceiling. */
+int sse_wire_report_begin(struct sse_buf *out, uint64_t worker, uint32_t pid,
+                          uint32_t streams);
+int sse_wire_report_key(struct sse_buf *out, const char *key, size_t len,
+                        uint32_t streams);
+void sse_wire_report_end(struct sse_buf *out, size_t begin, uint32_t count);
+
+/* Decode a report; every key is checked. Returns 0 or -1. */
+int sse_wire_report_decode(const void *frame, size_t n,
+                           struct sse_wire_report *r);
+
+/* Take the next key of a decoded report (a view into the frame). Returns
+ * 1, or 0 after the last. */
+int sse_wire_report_next(struct sse_wire_report *r, const char **key,
+                         size_t *len, uint32_t *streams);
+
+/* A stats request (key NULL/0: every key) and the broker's JSON answer. */
+int sse_wire_stats_encode(uint32_t seq, const char *key, size_t len,
+                          struct sse_buf *out);
+int sse_wire_stats_decode(const void *frame, size_t n, uint32_t *seq,
+                          const char **key, size_t *len);
+int sse_wire_counts_encode(uint32_t seq, const char *json, size_t len,
+                           struct sse_buf *out);
+int sse_wire_counts_decode(const void *frame, size_t n, uint32_t *seq,
+                           const char **json, size_t *len);
 
 #endif /* SSE_WIRE_H */

@@ -49,6 +49,7 @@
 #define SUB_HWM    100000  /* events queued from the broker */
 #define ASK_MS     2000    /* ask the broker again after this long */
 #define ID_BUCKETS 8192    /* the table of streams by id */
+#define REPORT_MS  2000    /* how often the broker hears our counts */
 
 static const char hdr_stream[] =
     "Status: 200 OK\r\n"
@@ -75,6 +76,8 @@ struct worker {
     uint64_t           instance;    /* the broker we talk to; 0: unknown */
     struct sse_buf     frame;       /* scratch for requests */
     struct sse_stream *by_id[ID_BUCKETS];
+    int64_t            next_report;
+    uint32_t           report_keys;  /* keys in the report being built */
     int                notify_fd;   /* new requests, or -1 */
     int                sig_fd;
     struct sse_hub    *hub;
@@ -1004,6 +1007,32 @@ sweep(struct worker *w)
 }
 
 static void
+report_key(const char *key, size_t len, size_t count, void *arg)
+{
+    struct worker *w = arg;
+
+    if (sse_wire_report_key(&w->frame, key, len, (uint32_t)count) == 0)
+        w->report_keys++;
+}
+
+/* Tell the broker how many streams this worker holds, per key, for
+ * sse-push --stats. */
+static void
+send_report(struct worker *w)
+{
+    w->frame.off = w->frame.len = 0;
+    w->report_keys = 0;
+    if (sse_wire_report_begin(&w->frame, w->worker_id, (uint32_t)getpid(),
+                              (uint32_t)w->nopen) != 0)
+        return;
+    sse_hub_each_key(w->hub, report_key, w);
+    sse_wire_report_end(&w->frame, 0, w->report_keys);
+    if (zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
+                 ZMQ_DONTWAIT) < 0)
+        log_debug("report not sent: %s", zmq_strerror(zmq_errno()));
+}
+
+static void
 begin_stop(struct worker *w)
 {
     if (w->stopping)
@@ -1107,10 +1136,15 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
 static void
 worker_free(struct worker *w)
 {
+    int linger = 200;
+
     while (w->streams != NULL)
         stream_kill(w, w->streams, "worker exit");
     w->dirty = NULL;
     reap(w);
+    /* The last word, given a moment to leave: this worker holds nothing. */
+    send_report(w);
+    zmq_setsockopt(w->sub, ZMQ_LINGER, &linger, sizeof(linger));
     sse_hub_destroy(&w->hub);
     sse_buf_free(&w->frame);
     zmq_close(w->sub);
@@ -1154,6 +1188,10 @@ run(struct worker *w)
          * every turn, since subscribing can swallow that signal. */
         more = drain_broker(w);
         flush_dirty(w);
+        if (w->now >= w->next_report) {
+            send_report(w);
+            w->next_report = w->now + REPORT_MS;
+        }
         if (w->now >= w->next_sweep) {
             sweep(w);
             flush_dirty(w);

@@ -196,3 +196,36 @@ Test(sse_hub, removing_a_detached_sub_does_nothing)
     cr_expect_eq(sse_hub_keys(h), 0);
     sse_hub_destroy(&h);
 }
+
+struct tally {
+    size_t keys;
+    size_t subs;
+};
+
+static void
+count_key(const char *key, size_t len, size_t count, void *arg)
+{
+    struct tally *t = arg;
+
+    (void)key;
+    (void)len;
+    t->keys++;
+    t->subs += count;
+}
+
+Test(sse_hub, each_key_visits_keys_with_their_counts)
+{
+    struct sse_hub *h = sse_hub_new(NULL, NULL, NULL);
+    struct sse_sub s[5] = { 0 };
+    struct tally t = { 0 };
+
+    sse_hub_add(h, &s[0], "a", 1, &s[0]);
+    sse_hub_add(h, &s[1], "a", 1, &s[1]);
+    sse_hub_add(h, &s[2], "b", 1, &s[2]);
+    sse_hub_add(h, &s[3], "c", 1, &s[3]);
+    sse_hub_remove(h, &s[3]);
+    sse_hub_each_key(h, count_key, &t);
+    cr_expect_eq(t.keys, 2, "a key left empty is gone");
+    cr_expect_eq(t.subs, 3);
+    sse_hub_destroy(&h);
+}

@@ -1626,3 +1626,82 @@ Test(sse_wire, publish_carries_the_if_changed_flag)
     cr_expect_eq(d.flags, SSE_WIRE_IF_CHANGED);
     sse_buf_free(&b);
 }
+
+Test(sse_wire, report_round_trips_its_keys)
+{
+    struct sse_wire_report r;
+    struct sse_buf b;
+    const char *k;
+    size_t len;
+    uint32_t n;
+
+    sse_buf_init(&b, 0);
+    cr_assert_eq(sse_wire_report_begin(&b, 0x0102030405060708ULL, 77, 5), 0);
+    cr_assert_eq(sse_wire_report_key(&b, "a", 1, 3), 0);
+    cr_assert_eq(sse_wire_report_key(&b, "bc", 2, 2), 0);
+    sse_wire_report_end(&b, 0, 2);
+    cr_assert_eq(sse_wire_report_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                        &r), 0);
+    cr_expect_eq(r.worker, 0x0102030405060708ULL);
+    cr_expect_eq(r.pid, 77);
+    cr_expect_eq(r.streams, 5);
+    cr_expect_eq(r.count, 2);
+    cr_assert_eq(sse_wire_report_next(&r, &k, &len, &n), 1);
+    cr_expect(len == 1 && k[0] == 'a' && n == 3);
+    cr_assert_eq(sse_wire_report_next(&r, &k, &len, &n), 1);
+    cr_expect(len == 2 && memcmp(k, "bc", 2) == 0 && n == 2);
+    cr_expect_eq(sse_wire_report_next(&r, &k, &len, &n), 0);
+    /* Every strict prefix, and a count that promises more, is refused. */
+    for (size_t i = 0; i < sse_buf_len(&b); i++) {
+        struct guarded g;
+        const char *p = guard_copy(&g, sse_buf_head(&b), i);
+
+        cr_expect_eq(sse_wire_report_decode(p, i, &r), -1, "prefix %zu", i);
+        guard_free(&g);
+    }
+    sse_wire_report_end(&b, 0, 3);
+    cr_expect_eq(sse_wire_report_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                        &r), -1, "count 3 of 2 keys");
+    cr_expect_eq(sse_wire_report_key(&b, "bad key", 7, 1), 0);
+    sse_wire_report_end(&b, 0, 3);
+    cr_expect_eq(sse_wire_report_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                        &r), -1, "an invalid key");
+    sse_buf_free(&b);
+}
+
+Test(sse_wire, stats_and_counts_round_trip)
+{
+    struct sse_buf b;
+    const char *key, *json;
+    size_t len;
+    uint32_t seq;
+
+    sse_buf_init(&b, 0);
+    cr_assert_eq(sse_wire_stats_encode(9, "k1", 2, &b), 0);
+    cr_assert_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                       &seq, &key, &len), 0);
+    cr_expect(seq == 9 && len == 2 && memcmp(key, "k1", 2) == 0);
+    b.off = b.len = 0;
+    cr_assert_eq(sse_wire_stats_encode(3, NULL, 0, &b), 0);
+    cr_assert_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                       &seq, &key, &len), 0);
+    cr_expect(seq == 3 && len == 0 && key == NULL);
+    b.off = b.len = 0;
+    cr_assert_eq(sse_wire_stats_encode(3, "a b", 3, &b), 0);
+    cr_expect_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                       &seq, &key, &len), -1, "bad key");
+    b.off = b.len = 0;
+    cr_assert_eq(sse_wire_counts_encode(4, "{}", 2, &b), 0);
+    cr_assert_eq(sse_wire_counts_decode(sse_buf_head(&b), sse_buf_len(&b),
+                                        &seq, &json, &len), 0);
+    cr_expect(seq == 4 && len == 2 && memcmp(json, "{}", 2) == 0);
+    for (size_t i = 0; i < sse_buf_len(&b); i++) {
+        struct guarded g;
+        const char *p = guard_copy(&g, sse_buf_head(&b), i);
+
+        cr_expect_eq(sse_wire_counts_decode(p, i, &seq, &json, &len), -1,
+                     "prefix %zu", i);
+        guard_free(&g);
+    }
+    sse_buf_free(&b);
+}
