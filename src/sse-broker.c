@@ -341,12 +341,12 @@ static void
 answer_stats(struct broker *b, zmq_msg_t *identity, zmq_msg_t *body)
 {
     struct sse_buf json, frame;
-    const char *key;
-    size_t len;
+    const char *key, *topic;
+    size_t len, tlen;
     uint32_t seq;
 
     if (sse_wire_stats_decode(zmq_msg_data(body), zmq_msg_size(body), &seq,
-                              &key, &len) != 0) {
+                              &key, &len, &topic, &tlen) != 0) {
         reply(b, identity, 0, SSE_WIRE_INVALID, "malformed stats request");
         return;
     }
@@ -639,6 +639,31 @@ counts_json(struct broker *b, const char *key, size_t len, struct sse_buf *out)
     (void)sse_buf_puts(out, "}}\n");
 }
 
+/* A worker's status page asked for the counts: answer on its topic. */
+static void
+status_for_worker(struct broker *b, const void *frame, size_t n)
+{
+    struct sse_buf json;
+    const char *key, *topic;
+    size_t len, tlen;
+    uint32_t seq;
+
+    if (sse_wire_stats_decode(frame, n, &seq, &key, &len, &topic, &tlen) != 0
+        || !sse_key_topic_is_worker(topic, tlen)) {
+        log_warnx("malformed stats request from a worker, ignored");
+        return;
+    }
+    sse_buf_init(&json, 0);
+    counts_json(b, key, len, &json);
+    b->frame.off = b->frame.len = 0;
+    if (sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
+                               &b->frame) != 0 ||
+        xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
+                  sse_buf_len(&b->frame)) != 0)
+        log_warnx("could not answer a worker's stats request");
+    sse_buf_free(&json);
+}
+
 /* Messages from workers arrive on XPUB: subscriptions (first byte 1 or 0)
  * and replay requests, in the order each worker sent them. */
 static void
@@ -662,6 +687,8 @@ on_worker(struct broker *b)
                           (int)klen, key);
         } else if (n >= 2 && p[0] == SSE_WIRE_VERSION && p[1] == 'W') {
             keep_report(b, p, n);
+        } else if (n >= 2 && p[0] == SSE_WIRE_VERSION && p[1] == 'S') {
+            status_for_worker(b, p, n);
         } else if (sse_wire_replay_decode(p, n, &r) == 0 &&
                    sse_key_topic_is_worker(r.topic, r.topic_len)) {
             answer(b, r.topic, r.topic_len, &r);

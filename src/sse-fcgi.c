@@ -23,8 +23,8 @@
 #include "sse_worker.h"
 
 enum {
-    O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME,
-    O_QUEUE, O_MAXSTREAMS, O_RETRY, O_POLL, O_CORS, O_JWT_KEY, O_JWT_ALG,
+    O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME, O_QUEUE,
+    O_MAXSTREAMS, O_RETRY, O_POLL, O_STATUS, O_CORS, O_JWT_KEY, O_JWT_ALG,
     O_JWT_CLAIM, O_JWT_COOKIE, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION,
     O_COUNT
 };
@@ -51,6 +51,8 @@ static const struct sse_opt opts[O_COUNT] = {
         SSE_EVENT_RETRY_MAX, "MS", "reconnection delay sent to browsers" },
     [O_POLL] = { "poll-timeout", 0, SSE_OPT_NUM, "SSE_POLL_TIMEOUT", 1, 300,
         "SECONDS", "how long a mode=poll request waits (default 25)" },
+    [O_STATUS] = { "status", 0, SSE_OPT_FLAG, "SSE_STATUS", 0, 0, NULL,
+        "answer ?mode=status with the open streams as JSON (default off)" },
     [O_CORS] = { "cors-origins", 0, SSE_OPT_STR, "SSE_CORS_ORIGINS", 0, 0,
         "LIST", "origins allowed cross-origin access, or * (default none)" },
     [O_JWT_KEY] = { "jwt-key", 0, SSE_OPT_STR, "SSE_JWT_KEY", 0, 0, "FILE",
@@ -135,6 +137,7 @@ main(int argc, char **argv)
     cfg.retry = v[O_RETRY].set ? (long)v[O_RETRY].num : -1;
     cfg.cors_origins = v[O_CORS].set ? v[O_CORS].str : NULL;
     cfg.poll_timeout = v[O_POLL].set ? (int)v[O_POLL].num : 25;
+    cfg.status = v[O_STATUS].set;
 
     cfg.auth = NULL;
     if (v[O_JWT_KEY].set)

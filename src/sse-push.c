@@ -404,7 +404,7 @@ print_stats(struct push *p, const char *key)
     zmq_msg_t msg;
 
     p->frame.off = p->frame.len = 0;
-    if (sse_wire_stats_encode(1, key, key != NULL ? strlen(key) : 0,
+    if (sse_wire_stats_encode(1, key, key != NULL ? strlen(key) : 0, NULL, 0,
                               &p->frame) != 0)
         die(EX_SOFTWARE, "cannot encode the request");
     if (zmq_send(p->sock, sse_buf_head(&p->frame), sse_buf_len(&p->frame),

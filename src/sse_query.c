@@ -161,8 +161,10 @@ sse_query_parse(struct sse_query *q, const char *query,
                 q->poll = 1;
             else if (is_name(val, (size_t)vlen, "stream"))
                 q->poll = 0;
+            else if (is_name(val, (size_t)vlen, "status"))
+                q->status = 1;
             else
-                why = "mode must be stream or poll";
+                why = "mode must be stream, poll or status";
         } else if (is_name(name, (size_t)nlen, "latest")) {
             q->latest = !(vlen == 1 && val[0] == '0');
         } else if (is_name(name, (size_t)nlen, "token")) {
@@ -175,8 +177,10 @@ sse_query_parse(struct sse_query *q, const char *query,
             goto out;
     }
 
-    if (q->nkeys == 0)
+    if (q->nkeys == 0 && !q->status)
         why = "no key given";
+    else if (q->status && q->nkeys > 1)
+        why = "mode=status takes at most one key";
 out:
     free(name);
     *reason = why;

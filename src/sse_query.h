@@ -5,6 +5,8 @@
  *   GET /sse?key=a&key=b     keys a and b ("key" may repeat)
  *   GET /sse/a               key a, from PATH_INFO "/a"
  *   Last-Event-ID: 42        or ?lastEventId=42 for polyfills and first loads
+ *   ?mode=status             the open streams as JSON (all, or of the key
+ *                            given); the only request that needs no key
  *   ?mode=poll               answer once, in JSON, for clients without
  *                            EventSource (mode=stream is the default)
  *   ?latest=1                start with each key's latest event (not with a
@@ -34,6 +36,7 @@ struct sse_query {
     int    latest;                         /* ?latest=1: start with each key's
                                               latest event */
     int    poll;                           /* ?mode=poll: one JSON answer */
+    int    status;                         /* ?mode=status: the counts */
 };
 
 /* Fill q from query (QUERY_STRING, may be NULL), path_info (may be NULL)

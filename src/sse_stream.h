@@ -57,6 +57,7 @@ struct sse_stream {
     uint64_t              asks;        /* requests sent, mod 2^16 */
     int                   latest;      /* start with each key's latest */
     int                   poll;        /* answer once in JSON (mode=poll) */
+    int                   status;      /* mode=status: waiting for counts */
     struct sse_buf       *poll_json;   /* the events so far, as JSON */
     size_t                poll_count;
     char                 *poll_id;     /* lastEventId for the next poll */

@@ -624,34 +624,52 @@ sse_wire_report_decode(const void *frame, size_t n, struct sse_wire_report *r)
 
 int
 sse_wire_stats_encode(uint32_t seq, const char *key, size_t len,
-                      struct sse_buf *out)
+                      const char *topic, size_t topic_len, struct sse_buf *out)
 {
+    size_t total = 7 + len + (topic_len > 0 ? 1 + topic_len : 0);
     unsigned char *p;
 
-    if (len > UINT8_MAX ||
-        (p = (unsigned char *)sse_buf_reserve(out, 7 + len)) == NULL)
+    if (len > UINT8_MAX || topic_len > UINT8_MAX ||
+        (p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
         return -1;
     *p++ = SSE_WIRE_VERSION;
     *p++ = 'S';
     p = put32(p, seq);
     *p++ = (unsigned char)len;
-    putbytes(p, key, len);
-    sse_buf_commit(out, 7 + len);
+    p = putbytes(p, key, len);
+    if (topic_len > 0) {
+        *p++ = (unsigned char)topic_len;
+        putbytes(p, topic, topic_len);
+    }
+    sse_buf_commit(out, total);
     return 0;
 }
 
 int
 sse_wire_stats_decode(const void *frame, size_t n, uint32_t *seq,
-                      const char **key, size_t *len)
+                      const char **key, size_t *len, const char **topic,
+                      size_t *topic_len)
 {
     const unsigned char *f = frame;
+    size_t rest;
 
     if (n < 7 || f[0] != SSE_WIRE_VERSION || f[1] != 'S' ||
-        n != 7 + (size_t)f[6])
+        n < 7 + (size_t)f[6])
         return -1;
     *seq = get32(f + 2);
     *len = f[6];
     *key = *len > 0 ? (const char *)f + 7 : NULL;
+    *topic = NULL;
+    *topic_len = 0;
+    rest = n - 7 - *len;
+    if (rest > 0) {
+        const unsigned char *t = f + 7 + *len;
+
+        if (t[0] == 0 || rest != 1 + (size_t)t[0])
+            return -1;
+        *topic = (const char *)t + 1;
+        *topic_len = t[0];
+    }
     return *len == 0 || sse_key_check(*key, *len) == NULL ? 0 : -1;
 }
 

@@ -24,7 +24,9 @@
  *   replayed = %x02 "Y" rflags instance req seq-now count
  *              *(flags seq len32 sse-bytes)
  *   report   = %x02 "W" worker pid streams count *(key-len key streams)
- *   stats    = %x02 "S" seq32 key-len key       ; key-len 0: every key
+ *   stats    = %x02 "S" seq32 key-len key [topic-len topic]
+ *                                ; key-len 0: every key; a worker asking
+ *                                ; upstream names its topic for the answer
  *   counts   = %x02 "T" seq32 json-len json     ; the broker's answer
  *
  *   flags      = OCTET          ; bit 0: close streams after, bit 1: all keys,
@@ -222,11 +224,14 @@ int sse_wire_report_decode(const void *frame, size_t n,
 int sse_wire_report_next(struct sse_wire_report *r, const char **key,
                          size_t *len, uint32_t *streams);
 
-/* A stats request (key NULL/0: every key) and the broker's JSON answer. */
+/* A stats request (key NULL/0: every key; topic NULL/0: none) and the
+ * broker's JSON answer. */
 int sse_wire_stats_encode(uint32_t seq, const char *key, size_t len,
+                          const char *topic, size_t topic_len,
                           struct sse_buf *out);
 int sse_wire_stats_decode(const void *frame, size_t n, uint32_t *seq,
-                          const char **key, size_t *len);
+                          const char **key, size_t *len, const char **topic,
+                          size_t *topic_len);
 int sse_wire_counts_encode(uint32_t seq, const char *json, size_t len,
                            struct sse_buf *out);
 int sse_wire_counts_decode(const void *frame, size_t n, uint32_t *seq,

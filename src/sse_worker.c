@@ -540,6 +540,59 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
               s->id, keys, q->last_event_id != NULL ? "yes" : "no");
 }
 
+/* mode=status: ask the broker for the counts; the answer (on_counts)
+ * becomes the response. Off unless configured, since it tells which keys
+ * are in use. */
+static void
+start_status(struct worker *w, struct sse_stream *s, struct sse_query *q)
+{
+    if (!w->cfg->status) {
+        reply_error(w, s, 0, 404, "Not Found", "", "the status page is off");
+        return;
+    }
+    s->status = 1;
+    s->pending = 1;
+    s->asked_ms = w->now;
+    s->deadline_ms = w->now + ASK_MS;
+    id_add(w, s);
+    w->frame.off = w->frame.len = 0;
+    if (sse_wire_stats_encode((uint32_t)s->id, q->nkeys > 0 ? q->keys[0] : NULL,
+                              q->nkeys > 0 ? q->key_lens[0] : 0, w->topic,
+                              w->topic_len, &w->frame) != 0 ||
+        zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
+                 ZMQ_DONTWAIT) < 0)
+        log_debug("stats request not sent");
+}
+
+/* The broker's counts for a status request. */
+static void
+on_counts(struct worker *w, const char *body, size_t blen)
+{
+    static const char head[] =
+        "Status: 200 OK\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-cache\r\n";
+    struct sse_stream *s;
+    const char *json;
+    size_t len;
+    uint32_t seq;
+
+    if (sse_wire_counts_decode(body, blen, &seq, &json, &len) != 0 ||
+        (s = id_find(w, seq)) == NULL || !s->status ||
+        s->state != SSE_STREAM_OPEN)
+        return;
+    s->status = 0;
+    s->out.max = 0;
+    (void)sse_stream_write(s, head, sizeof(head) - 1);
+    if (s->head_extra != NULL)
+        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
+    (void)sse_stream_write(s, "\r\n", 2);
+    (void)sse_stream_write(s, json, len);
+    sse_stream_end(s);
+    s->deadline_ms = w->now + ENDING_MS;
+    mark_dirty(w, s);
+}
+
 /* With tokens configured, the request's token must be valid and allow
  * every key it asks for; the stream then ends when the token expires.
  * Returns 0, or -1 after answering 401 or 403. */
@@ -651,6 +704,8 @@ open_stream(struct worker *w, struct sse_request *r)
     else if (sse_query_parse(&q, r->query, r->path_info, r->last_event_id,
                              &reason) != 0)
         reply_error(w, s, head, 400, "Bad Request", "", reason);
+    else if (q.status)
+        start_status(w, s, &q);
     else if (authorize(w, s, r, &q, head) == 0)
         start_stream(w, s, &q, head);
     sse_query_free(&q);
@@ -895,7 +950,10 @@ dispatch(struct worker *w, const char *topic, size_t tlen, const char *body,
     int kind;
 
     if (tlen == w->topic_len && memcmp(topic, w->topic, tlen) == 0) {
-        on_answer(w, body, blen);
+        if (blen >= 2 && body[1] == 'T')
+            on_counts(w, body, blen);
+        else
+            on_answer(w, body, blen);
         return;
     }
     kind = sse_key_from_topic(topic, tlen, &key, &klen);
@@ -963,6 +1021,13 @@ sweep(struct worker *w)
         next = s->next;
         switch (s->state) {
         case SSE_STREAM_OPEN:
+            if (s->status && w->now >= s->deadline_ms) {
+                s->status = 0;
+                reply_error(w, s, 0, 503, "Service Unavailable", "",
+                            "the broker did not answer");
+                mark_dirty(w, s);
+                break;
+            }
             if (s->poll && s->deadline_ms != 0 && w->now >= s->deadline_ms) {
                 /* A long poll that saw nothing answers empty. */
                 poll_reply(w, s);

@@ -23,6 +23,7 @@ struct sse_worker_config {
     const char *cors_origins;  /* allowed origins (sse_cors.h), or NULL */
     const struct sse_auth *auth; /* token verifier, or NULL: no tokens */
     int         poll_timeout;  /* seconds a mode=poll request waits */
+    int         status;        /* serve mode=status (off by default) */
 };
 
 /* Serve FastCGI requests accepted on listen_fd until SIGTERM or SIGINT.

@@ -84,7 +84,7 @@ def test_unknown_id_says_missed(gw):
 def test_bad_mode_is_400(gw):
     c = harness.http_request(gw.port, "GET", "/sse?key=pk&mode=push")
     eq(c.status, 400, "status")
-    eq(c.body, b"mode must be stream or poll\n", "reason")
+    eq(c.body, b"mode must be stream, poll or status\n", "reason")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,36 @@ def test_counts_per_key_and_worker(gw):
           % s)
 
 
+def test_status_page_is_off_by_default(gw):
+    c = harness.http_request(gw.port, "GET", "/sse?mode=status")
+    eq(c.status, 404, "status")
+    eq(c.body, b"the status page is off\n", "reason")
+
+
+def test_status_page_when_enabled():
+    with harness.Gateway("stats_page", heartbeat=1,
+                         env={"SSE_STATUS": "1"}) as gw:
+        streams = [gw.stream("/sse?key=pg-a") for _ in range(2)]
+        try:
+            def counted():
+                c = harness.http_request(gw.port, "GET", "/sse?mode=status")
+                eq(c.status, 200, "status (body %r)" % c.body)
+                eq(c.header("content-type"), "application/json", "type")
+                return json.loads(c.body.decode())["keys"].get("pg-a") == 2
+            check(harness.wait_until(counted, 15, interval=0.3),
+                  "the page counts the streams")
+            c = harness.http_request(gw.port, "GET",
+                                     "/sse?mode=status&key=pg-a")
+            one = json.loads(c.body.decode())
+            eq((one["key"], one["streams"]), ("pg-a", 2), "one key")
+            c = harness.http_request(gw.port, "GET",
+                                     "/sse?mode=status&key=a&key=b")
+            eq(c.status, 400, "two keys")
+        finally:
+            for c in streams:
+                c.close()
+
+
 def test_stats_usage_and_no_broker(gw):
     rc, out, err = gw.push(["--stats", "--all"])
     eq(rc, 64, "--stats with --all")
@@ -69,4 +99,6 @@ if __name__ == "__main__":
     harness.run([
         test_counts_per_key_and_worker,
         test_stats_usage_and_no_broker,
+        test_status_page_is_off_by_default,
+        test_status_page_when_enabled,
     ], setup=setup)

@@ -1672,24 +1672,30 @@ Test(sse_wire, report_round_trips_its_keys)
 Test(sse_wire, stats_and_counts_round_trip)
 {
     struct sse_buf b;
-    const char *key, *json;
-    size_t len;
+    const char *key, *json, *topic;
+    size_t len, tlen;
     uint32_t seq;
 
     sse_buf_init(&b, 0);
-    cr_assert_eq(sse_wire_stats_encode(9, "k1", 2, &b), 0);
+    cr_assert_eq(sse_wire_stats_encode(9, "k1", 2, NULL, 0, &b), 0);
     cr_assert_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
-                                       &seq, &key, &len), 0);
+                                       &seq, &key, &len, &topic, &tlen), 0);
     cr_expect(seq == 9 && len == 2 && memcmp(key, "k1", 2) == 0);
+    cr_expect(topic == NULL && tlen == 0);
     b.off = b.len = 0;
-    cr_assert_eq(sse_wire_stats_encode(3, NULL, 0, &b), 0);
+    cr_assert_eq(sse_wire_stats_encode(3, NULL, 0, "wT", 2, &b), 0);
     cr_assert_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
-                                       &seq, &key, &len), 0);
+                                       &seq, &key, &len, &topic, &tlen), 0);
     cr_expect(seq == 3 && len == 0 && key == NULL);
+    cr_expect(tlen == 2 && memcmp(topic, "wT", 2) == 0);
+    cr_expect_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b) - 1,
+                                       &seq, &key, &len, &topic, &tlen), -1,
+                 "a cut topic");
     b.off = b.len = 0;
-    cr_assert_eq(sse_wire_stats_encode(3, "a b", 3, &b), 0);
+    cr_assert_eq(sse_wire_stats_encode(3, "a b", 3, NULL, 0, &b), 0);
     cr_expect_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
-                                       &seq, &key, &len), -1, "bad key");
+                                       &seq, &key, &len, &topic, &tlen), -1,
+                 "bad key");
     b.off = b.len = 0;
     cr_assert_eq(sse_wire_counts_encode(4, "{}", 2, &b), 0);
     cr_assert_eq(sse_wire_counts_decode(sse_buf_head(&b), sse_buf_len(&b),
