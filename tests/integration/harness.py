@@ -641,11 +641,13 @@ class Gateway:
     env: extra environment for the workers (FastCGI and CGI), e.g.
     {"SSE_LIFETIME": "2"}. lighttpd=False starts the broker alone.
     broker_args: extra sse-broker arguments, e.g. ["--history", "3"]; they
-    stay in force across restart_broker()."""
+    stay in force across restart_broker(). docroot: lighttpd's document
+    root (e.g. SRCDIR/examples, for the demo page) instead of the scratch
+    htdocs with its placeholder index.html; /cgi/sse is only in the latter."""
 
     def __init__(self, name, heartbeat=15, env=None, lighttpd=True,
                  log_level="debug", max_procs=2, broker_args=None,
-                 max_connections=256):
+                 max_connections=256, docroot=None):
         self.name = name
         self.broker_args = [str(a) for a in (broker_args or [])]
         self.heartbeat = heartbeat
@@ -654,6 +656,7 @@ class Gateway:
         self.log_level = log_level
         self.max_procs = max_procs
         self.max_connections = max_connections
+        self.docroot = docroot
         self.scratch = os.path.join(BUILDDIR, "tests", "scratch",
                                     "%s-%d" % (name, os.getpid()))
         self.rundir = None
@@ -788,6 +791,8 @@ server.stream-response-body = 2
 server.max-connections = {max_conns}
 server.max-fds = {max_fds}
 index-file.names = ("index.html")
+mimetype.assign = (".html" => "text/html; charset=utf-8",
+                   ".js" => "text/javascript", ".css" => "text/css")
 
 fastcgi.server = ("/sse" => ((
     "socket" => {socket},
@@ -803,7 +808,7 @@ fastcgi.server = ("/sse" => ((
 $HTTP["url"] =~ "^/cgi/" {{
     cgi.assign = ("" => "")
 }}
-""".format(docroot=lstr(htdocs), port=self.port,
+""".format(docroot=lstr(self.docroot or htdocs), port=self.port,
            errorlog=lstr(os.path.join(self.scratch, "lighttpd-error.log")),
            pidfile=lstr(os.path.join(self.scratch, "lighttpd.pid")),
            socket=lstr(os.path.join(self.rundir, "fcgi.sock")),
