@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "sse_buf.h"
 #include "sse_cli.h"
 #include "sse_config.h"
+#include "sse_curve.h"
 #include "sse_event.h"
 #include "sse_history.h"
 #include "sse_key.h"
@@ -41,8 +43,8 @@
 
 enum {
     O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_HISTORY,
-    O_HISTORY_AGE, O_HISTORY_BYTES, O_STATE, O_LOGLEVEL, O_CHECK, O_HELP,
-    O_VERSION, O_COUNT
+    O_HISTORY_AGE, O_HISTORY_BYTES, O_STATE, O_CURVE_SECRET, O_CURVE_CLIENTS,
+    O_KEYGEN, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -69,6 +71,13 @@ static const struct sse_opt opts[O_COUNT] = {
         "in all (default 67108864; 0: no limit)" },
     [O_STATE] = { "state", 0, SSE_OPT_STR, "SSE_STATE", 0, 0, "FILE",
         "keep the history in FILE across restarts" },
+    [O_CURVE_SECRET] = { "curve-secret", 0, SSE_OPT_STR, "SSE_CURVE_SECRET",
+        0, 0, "FILE", "encrypt with CURVE, this key pair (from --keygen)" },
+    [O_CURVE_CLIENTS] = { "curve-clients", 0, SSE_OPT_STR,
+        "SSE_CURVE_CLIENTS", 0, 0, "DIR", "with --curve-secret, accept only "
+        "clients whose public key is a *.pub file in DIR" },
+    [O_KEYGEN] = { "keygen", 0, SSE_OPT_STR, NULL, 0, 0, "FILE",
+        "write a new CURVE key pair to FILE and FILE.pub, and exit" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (default info)" },
     [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -94,6 +103,9 @@ struct broker {
     unsigned long       refused;
     unsigned long       replays;
     struct report      *reports;   /* one per worker heard from */
+    void               *zap;       /* ZAP handler, with --curve-clients */
+    unsigned char     (*clients)[32]; /* allowed client public keys */
+    size_t              nclients;
 };
 
 #define REPLAY_MAX (16 * 1024 * 1024)   /* bytes in one replay answer */
@@ -777,6 +789,82 @@ load_state(struct broker *b, uint64_t start)
              sse_history_count(b->history), clean);
 }
 
+/* Read every *.pub file of dir as an allowed client key. */
+static void
+load_clients(struct broker *b, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        fatal("cannot read %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char path[4096], pub[41], sec[41], err[256];
+
+        if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (sse_curve_read(path, pub, sec, err, sizeof(err)) != 0) {
+            log_warnx("%s", err);
+            continue;
+        }
+        b->clients = xrealloc(b->clients, (b->nclients + 1) *
+                              sizeof(*b->clients));
+        zmq_z85_decode(b->clients[b->nclients++], pub);
+    }
+    closedir(d);
+    log_info("CURVE clients allowed: %zu from %s", b->nclients, dir);
+}
+
+/* ZAP (ZeroMQ RFC 27): libzmq asks, for every CURVE handshake, whether the
+ * client's public key may connect. */
+static void
+on_zap(struct broker *b)
+{
+    zmq_msg_t f[7];
+    int n = 0, more = 1, ok = 0;
+
+    while (more && n < 7) {
+        zmq_msg_init(&f[n]);
+        if (zmq_msg_recv(&f[n], b->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&f[n]);
+            break;
+        }
+        more = zmq_msg_more(&f[n]);
+        n++;
+    }
+    /* version, request id, domain, address, identity, mechanism, key */
+    if (n == 7 && zmq_msg_size(&f[6]) == 32 && zmq_msg_size(&f[5]) == 5 &&
+        memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0)
+        for (size_t i = 0; i < b->nclients && !ok; i++)
+            ok = memcmp(zmq_msg_data(&f[6]), b->clients[i], 32) == 0;
+    if (n >= 2) {
+        zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(b->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+                 ZMQ_SNDMORE);
+        zmq_send(b->zap, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+        zmq_send(b->zap, ok ? "OK" : "unknown key", ok ? 2 : 11,
+                 ZMQ_SNDMORE);
+        zmq_send(b->zap, "", 0, ZMQ_SNDMORE);
+        zmq_send(b->zap, "", 0, 0);
+    }
+    if (!ok)
+        log_warnx("CURVE client refused: its key is not in --curve-clients");
+    while (more) {      /* drain a malformed request */
+        zmq_msg_t x;
+
+        zmq_msg_init(&x);
+        if (zmq_msg_recv(&x, b->zap, ZMQ_DONTWAIT) < 0)
+            more = 0;
+        else
+            more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
 static void
 set_int(void *sock, int option, int value)
 {
@@ -794,6 +882,21 @@ main(int argc, char **argv)
     long long mode = 0660;
 
     sse_cli_parse(&cli, argc, argv, v);
+    if (v[O_KEYGEN].set) {
+        char err[256];
+
+        if (sse_curve_keygen(v[O_KEYGEN].str, err, sizeof(err)) != 0) {
+            fprintf(stderr, "sse-broker: %s\n", err);
+            return 1;
+        }
+        printf("wrote %s (secret) and %s.pub\n", v[O_KEYGEN].str,
+               v[O_KEYGEN].str);
+        return 0;
+    }
+    if (v[O_CURVE_CLIENTS].set && !v[O_CURVE_SECRET].set) {
+        fprintf(stderr, "sse-broker: --curve-clients needs --curve-secret\n");
+        return 64;
+    }
     if (v[O_MODE].set) {
         char *end;
 
@@ -859,21 +962,40 @@ main(int argc, char **argv)
     set_int(b.xpub, ZMQ_SNDHWM, v[O_HWM].set ? (int)v[O_HWM].num : 100000);
     set_int(b.xpub, ZMQ_LINGER, 0);
     set_int(b.router, ZMQ_LINGER, 0);
+    if (v[O_CURVE_SECRET].set) {
+        char err[256];
+
+        /* The ZAP handler must exist before the sockets bind. */
+        if (v[O_CURVE_CLIENTS].set) {
+            load_clients(&b, v[O_CURVE_CLIENTS].str);
+            if ((b.zap = zmq_socket(b.ctx, ZMQ_REP)) == NULL ||
+                zmq_bind(b.zap, "inproc://zeromq.zap.01") != 0)
+                fatalx("ZAP handler: %s", zmq_strerror(zmq_errno()));
+        }
+        if (sse_curve_server(b.xpub, v[O_CURVE_SECRET].str, err,
+                             sizeof(err)) != 0 ||
+            sse_curve_server(b.router, v[O_CURVE_SECRET].str, err,
+                             sizeof(err)) != 0)
+            fatalx("%s", err);
+    }
     bind_endpoint(b.xpub, pub, (mode_t)mode);
     bind_endpoint(b.router, push, (mode_t)mode);
     log_info("broker ready pub=%s push=%s", pub, push);
 
     while (!stop) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             { .socket = b.router, .events = ZMQ_POLLIN },
             { .socket = b.xpub, .events = ZMQ_POLLIN },
+            { .socket = b.zap, .events = ZMQ_POLLIN },
         };
 
-        if (zmq_poll(items, 2, 1000) < 0) {
+        if (zmq_poll(items, b.zap != NULL ? 3 : 2, 1000) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             fatalx("zmq_poll: %s", zmq_strerror(zmq_errno()));
         }
+        if (b.zap != NULL && (items[2].revents & ZMQ_POLLIN))
+            on_zap(&b);
         if (items[1].revents & ZMQ_POLLIN)
             on_worker(&b);
         if (items[0].revents & ZMQ_POLLIN)
@@ -885,6 +1007,9 @@ main(int argc, char **argv)
     save_state(&b, 1);
     zmq_close(b.router);
     zmq_close(b.xpub);
+    if (b.zap != NULL)
+        zmq_close(b.zap);
+    free(b.clients);
     zmq_ctx_term(b.ctx);
     /* libzmq leaves bound ipc socket files behind; they are ours. */
     unlink_ipc(pub);

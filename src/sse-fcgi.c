@@ -25,8 +25,8 @@
 enum {
     O_LISTEN, O_BACKLOG, O_RUNDIR, O_PUB, O_HEARTBEAT, O_LIFETIME, O_QUEUE,
     O_MAXSTREAMS, O_RETRY, O_POLL, O_STATUS, O_CORS, O_JWT_KEY, O_JWT_ALG,
-    O_JWT_CLAIM, O_JWT_COOKIE, O_LOGLEVEL, O_CHECK, O_HELP, O_VERSION,
-    O_COUNT
+    O_JWT_CLAIM, O_JWT_COOKIE, O_CURVE_SERVER, O_CURVE_KEY, O_LOGLEVEL,
+    O_CHECK, O_HELP, O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -64,6 +64,10 @@ static const struct sse_opt opts[O_COUNT] = {
         "(default sse_keys)" },
     [O_JWT_COOKIE] = { "jwt-cookie", 0, SSE_OPT_STR, "SSE_JWT_COOKIE", 0, 0,
         "NAME", "cookie that may carry the token (default sse_token)" },
+    [O_CURVE_SERVER] = { "curve-server", 0, SSE_OPT_STR, "SSE_CURVE_SERVER",
+        0, 0, "FILE", "talk CURVE to the broker whose public key is FILE" },
+    [O_CURVE_KEY] = { "curve-key", 0, SSE_OPT_STR, "SSE_CURVE_KEY", 0, 0,
+        "FILE", "our CURVE key pair (from sse-broker --keygen)" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (default info)" },
     [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -138,6 +142,8 @@ main(int argc, char **argv)
     cfg.cors_origins = v[O_CORS].set ? v[O_CORS].str : NULL;
     cfg.poll_timeout = v[O_POLL].set ? (int)v[O_POLL].num : 25;
     cfg.status = v[O_STATUS].set;
+    cfg.curve_server = v[O_CURVE_SERVER].set ? v[O_CURVE_SERVER].str : NULL;
+    cfg.curve_key = v[O_CURVE_KEY].set ? v[O_CURVE_KEY].str : NULL;
 
     cfg.auth = NULL;
     if (v[O_JWT_KEY].set)

@@ -27,6 +27,7 @@
 #include "sse_buf.h"
 #include "sse_cli.h"
 #include "sse_config.h"
+#include "sse_curve.h"
 #include "sse_event.h"
 #include "sse_key.h"
 #include "sse_log.h"
@@ -40,7 +41,8 @@
 enum {
     O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_IF_CHANGED, O_STATS,
     O_TIMEOUT, O_PUSH,
-    O_RUNDIR, O_DATAMAX, O_LOGLEVEL, O_HELP, O_VERSION, O_COUNT
+    O_RUNDIR, O_DATAMAX, O_CURVE_SERVER, O_CURVE_KEY, O_LOGLEVEL, O_HELP,
+    O_VERSION, O_COUNT
 };
 
 static const struct sse_opt opts[O_COUNT] = {
@@ -67,6 +69,10 @@ static const struct sse_opt opts[O_COUNT] = {
         "runtime directory (default " SSE_RUNDIR_DEFAULT ")" },
     [O_DATAMAX] = { "data-max", 0, SSE_OPT_NUM, "SSE_DATA_MAX", 0,
         64 * 1024 * 1024, "BYTES", "largest message (default 262144)" },
+    [O_CURVE_SERVER] = { "curve-server", 0, SSE_OPT_STR, "SSE_CURVE_SERVER",
+        0, 0, "FILE", "talk CURVE to the broker whose public key is FILE" },
+    [O_CURVE_KEY] = { "curve-key", 0, SSE_OPT_STR, "SSE_CURVE_KEY", 0, 0,
+        "FILE", "our CURVE key pair (from sse-broker --keygen)" },
     [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
         "LEVEL", "error, warn, info or debug (debug: every acknowledgement)" },
     [O_HELP] = { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -76,6 +82,8 @@ static const struct sse_opt opts[O_COUNT] = {
 };
 
 struct push {
+    const char     *curve_server; /* broker's public key file, or NULL */
+    const char     *curve_key;    /* our key pair file, or NULL */
     void           *ctx;
     void           *sock;        /* DEALER to the broker */
     const char     *endpoint;
@@ -166,6 +174,13 @@ connect_broker(struct push *p)
     zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (p->curve_server != NULL) {
+        char err[256];
+
+        if (sse_curve_client(p->sock, p->curve_server, p->curve_key, err,
+                             sizeof(err)) != 0)
+            die(EX_USAGE, "%s", err);
+    }
     if (zmq_connect(p->sock, p->endpoint) != 0)
         die(EX_USAGE, "invalid endpoint '%s': %s", p->endpoint,
             zmq_strerror(zmq_errno()));
@@ -442,6 +457,8 @@ main(int argc, char **argv)
                                                   strlen(argv[first]))))
             die(EX_DATAERR, "%s", reason);
         memset(&p, 0, sizeof(p));
+        p.curve_server = v[O_CURVE_SERVER].str;
+        p.curve_key = v[O_CURVE_KEY].str;
         p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num :
             SSE_TIMEOUT_DEFAULT;
         sse_buf_init(&p.frame, 0);
@@ -476,6 +493,8 @@ main(int argc, char **argv)
             v[O_ID].set ? "id" : v[O_CLOSE].set ? "close" : "if-changed");
 
     memset(&p, 0, sizeof(p));
+    p.curve_server = v[O_CURVE_SERVER].str;
+    p.curve_key = v[O_CURVE_KEY].str;
     p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num : SSE_TIMEOUT_DEFAULT;
     p.data_max = v[O_DATAMAX].set ? (size_t)v[O_DATAMAX].num :
         SSE_EVENT_DATA_MAX;

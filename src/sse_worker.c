@@ -32,6 +32,7 @@
 #include "sse_auth.h"
 #include "sse_config.h"
 #include "sse_cors.h"
+#include "sse_curve.h"
 #include "sse_hub.h"
 #include "sse_key.h"
 #include "sse_log.h"
@@ -1177,6 +1178,13 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
     zmq_setsockopt(w->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(w->sub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(w->sub, ZMQ_LINGER, &linger, sizeof(linger));
+    if (cfg->curve_server != NULL) {
+        char err[256];
+
+        if (sse_curve_client(w->sub, cfg->curve_server, cfg->curve_key, err,
+                             sizeof(err)) != 0)
+            fatalx("%s", err);
+    }
     if (zmq_connect(w->sub, cfg->pub_endpoint) != 0)
         fatalx("cannot connect to %s: %s", cfg->pub_endpoint,
                zmq_strerror(zmq_errno()));

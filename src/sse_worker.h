@@ -24,6 +24,8 @@ struct sse_worker_config {
     const struct sse_auth *auth; /* token verifier, or NULL: no tokens */
     int         poll_timeout;  /* seconds a mode=poll request waits */
     int         status;        /* serve mode=status (off by default) */
+    const char *curve_server;  /* broker's CURVE public key file, or NULL */
+    const char *curve_key;     /* our CURVE key pair file, or NULL */
 };
 
 /* Serve FastCGI requests accepted on listen_fd until SIGTERM or SIGINT.
