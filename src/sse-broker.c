@@ -48,16 +48,14 @@ enum {
 };
 
 static const struct sse_opt opts[O_COUNT] = {
-    [O_RUNDIR] = { "rundir", 0, SSE_OPT_STR, "SSE_RUNDIR", 0, 0, "DIR",
-        "runtime directory (default " SSE_RUNDIR_DEFAULT ")" },
+    [O_RUNDIR] = SSE_CLI_RUNDIR,
     [O_PUB] = { "pub-endpoint", 0, SSE_OPT_STR, "SSE_PUB_ENDPOINT", 0, 0,
         "EP", "where workers subscribe (default ipc://RUNDIR/pub.sock)" },
     [O_PUSH] = { "push-endpoint", 0, SSE_OPT_STR, "SSE_PUSH_ENDPOINT", 0, 0,
         "EP", "where sse-push publishes (default ipc://RUNDIR/push.sock)" },
     [O_MODE] = { "socket-mode", 0, SSE_OPT_STR, "SSE_SOCKET_MODE", 0, 0,
         "OCTAL", "permissions of ipc socket files (default 0660)" },
-    [O_DATAMAX] = { "data-max", 0, SSE_OPT_NUM, "SSE_DATA_MAX", 0,
-        64 * 1024 * 1024, "BYTES", "largest message accepted (default 262144)" },
+    [O_DATAMAX] = SSE_CLI_DATA_MAX,
     [O_HWM] = { "hwm", 0, SSE_OPT_NUM, "SSE_HWM", 1, 100000000, "N",
         "events queued per worker before publishers are refused "
         "(default 100000)" },
@@ -78,14 +76,10 @@ static const struct sse_opt opts[O_COUNT] = {
         "clients whose public key is a *.pub file in DIR" },
     [O_KEYGEN] = { "keygen", 0, SSE_OPT_STR, NULL, 0, 0, "FILE",
         "write a new CURVE key pair to FILE and FILE.pub, and exit" },
-    [O_LOGLEVEL] = { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", 0, 0,
-        "LEVEL", "error, warn, info or debug (default info)" },
-    [O_CHECK] = { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL,
-        "check the configuration and exit" },
-    [O_HELP] = { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL,
-        "show this help and exit" },
-    [O_VERSION] = { "version", 'V', SSE_OPT_FLAG, NULL, 0, 0, NULL,
-        "show the version and exit" },
+    [O_LOGLEVEL] = SSE_CLI_LOG_LEVEL,
+    [O_CHECK] = SSE_CLI_CHECK,
+    [O_HELP] = SSE_CLI_HELP,
+    [O_VERSION] = SSE_CLI_VERSION,
 };
 
 struct broker {

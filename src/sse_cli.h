@@ -8,7 +8,34 @@
 
 #include <stddef.h>
 
+#include "sse_config.h"
 #include "sse_opt.h"
+
+/* Option table entries the programs share, so each reads and documents
+ * the same way everywhere. */
+#define SSE_CLI_RUNDIR { "rundir", 0, SSE_OPT_STR, "SSE_RUNDIR", 0, 0, \
+    "DIR", "runtime directory (default " SSE_RUNDIR_DEFAULT ")" }
+#define SSE_CLI_PUB_ENDPOINT { "pub-endpoint", 0, SSE_OPT_STR, \
+    "SSE_PUB_ENDPOINT", 0, 0, "EP", \
+    "broker's PUB side (default ipc://RUNDIR/pub.sock)" }
+#define SSE_CLI_PUSH_ENDPOINT { "push-endpoint", 0, SSE_OPT_STR, \
+    "SSE_PUSH_ENDPOINT", 0, 0, "EP", \
+    "where sse-push publishes (default ipc://RUNDIR/push.sock)" }
+#define SSE_CLI_DATA_MAX { "data-max", 0, SSE_OPT_NUM, "SSE_DATA_MAX", 0, \
+    64 * 1024 * 1024, "BYTES", "largest message (default 262144)" }
+#define SSE_CLI_CURVE_SERVER { "curve-server", 0, SSE_OPT_STR, \
+    "SSE_CURVE_SERVER", 0, 0, "FILE", \
+    "talk CURVE to the broker whose public key is FILE" }
+#define SSE_CLI_CURVE_KEY { "curve-key", 0, SSE_OPT_STR, "SSE_CURVE_KEY", \
+    0, 0, "FILE", "our CURVE key pair (from sse-broker --keygen)" }
+#define SSE_CLI_LOG_LEVEL { "log-level", 0, SSE_OPT_STR, "SSE_LOG_LEVEL", \
+    0, 0, "LEVEL", "error, warn, info or debug (default info)" }
+#define SSE_CLI_CHECK { "check", 'n', SSE_OPT_FLAG, NULL, 0, 0, NULL, \
+    "check the configuration and exit" }
+#define SSE_CLI_HELP { "help", 'h', SSE_OPT_FLAG, NULL, 0, 0, NULL, \
+    "show this help and exit" }
+#define SSE_CLI_VERSION { "version", 'V', SSE_OPT_FLAG, NULL, 0, 0, NULL, \
+    "show the version and exit" }
 
 struct sse_cli {
     const char           *prog;      /* "sse-push" */
