@@ -211,3 +211,38 @@ def shipped_timeout(example, pattern):
           "%s: %s is %ss, should be at least 4 heartbeats (%ds)" % (
               example, pattern, found[0], 4 * DEFAULT_HEARTBEAT))
     return int(found[0])
+
+
+def common_tests(prefix, accel="no"):
+    """The checks every server passes, as test functions for harness.run,
+    named as the test files' own tests are. accel: as in response_head."""
+    def test_response_head_and_ok_comment(gw):
+        response_head(gw, prefix, accel=accel)
+
+    def test_head_request_gets_headers_only(gw):
+        head_request(gw, prefix)
+
+    def test_event_arrives_without_more_output(gw):
+        immediate_delivery(gw, prefix)
+
+    def test_framing_exact_bytes(gw):
+        framing(gw, prefix)
+
+    def test_bad_keys_get_400_with_the_workers_reason(gw):
+        bad_keys(gw, prefix)
+
+    def test_methods_get_405(gw):
+        methods(gw, prefix)
+
+    def test_other_paths_do_not_reach_the_worker(gw):
+        other_paths(gw)
+
+    return [
+        test_response_head_and_ok_comment,
+        test_head_request_gets_headers_only,
+        test_event_arrives_without_more_output,
+        test_framing_exact_bytes,
+        test_bad_keys_get_400_with_the_workers_reason,
+        test_methods_get_405,
+        test_other_paths_do_not_reach_the_worker,
+    ]

@@ -23,34 +23,6 @@ def setup():
     return servers.ApacheFcgid("apache-fcgid", heartbeat=300)
 
 
-def test_response_head_and_ok_comment(gw):
-    server_checks.response_head(gw, P)
-
-
-def test_head_request_gets_headers_only(gw):
-    server_checks.head_request(gw, P)
-
-
-def test_event_arrives_without_more_output(gw):
-    server_checks.immediate_delivery(gw, P)
-
-
-def test_framing_exact_bytes(gw):
-    server_checks.framing(gw, P)
-
-
-def test_bad_keys_get_400_with_the_workers_reason(gw):
-    server_checks.bad_keys(gw, P)
-
-
-def test_methods_get_405(gw):
-    server_checks.methods(gw, P)
-
-
-def test_other_paths_do_not_reach_the_worker(gw):
-    server_checks.other_paths(gw)
-
-
 def test_one_process_per_stream(gw):
     """mod_fcgid gives a process one request at a time, so every open
     stream has a process of its own (the trade-off the example explains)."""
@@ -177,14 +149,7 @@ def test_still_delivers_after_everything(gw):
 
 
 if __name__ == "__main__":
-    harness.run([
-        test_response_head_and_ok_comment,
-        test_head_request_gets_headers_only,
-        test_event_arrives_without_more_output,
-        test_framing_exact_bytes,
-        test_bad_keys_get_400_with_the_workers_reason,
-        test_methods_get_405,
-        test_other_paths_do_not_reach_the_worker,
+    harness.run(server_checks.common_tests(P) + [
         test_one_process_per_stream,
         test_heartbeat_and_client_that_leaves,
         test_process_limit_is_the_stream_limit,

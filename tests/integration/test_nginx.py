@@ -16,40 +16,12 @@ import servers  # noqa: E402
 P = "/sse"
 
 
+# nginx acts on the worker's X-Accel-Buffering itself and does not pass it
+# on (fastcgi_hide_header's default list): the head is checked without it.
 def setup():
     # no heartbeat during these tests: nothing but events is ever written,
     # so an event that arrives was not held back waiting for more output
     return servers.Nginx("nginx", heartbeat=300)
-
-
-def test_response_head_and_ok_comment(gw):
-    # nginx acts on the worker's X-Accel-Buffering itself and does not
-    # pass it on (fastcgi_hide_header's default list)
-    server_checks.response_head(gw, P, accel=None)
-
-
-def test_head_request_gets_headers_only(gw):
-    server_checks.head_request(gw, P)
-
-
-def test_event_arrives_without_more_output(gw):
-    server_checks.immediate_delivery(gw, P)
-
-
-def test_framing_exact_bytes(gw):
-    server_checks.framing(gw, P)
-
-
-def test_bad_keys_get_400_with_the_workers_reason(gw):
-    server_checks.bad_keys(gw, P)
-
-
-def test_methods_get_405(gw):
-    server_checks.methods(gw, P)
-
-
-def test_other_paths_do_not_reach_the_worker(gw):
-    server_checks.other_paths(gw)
 
 
 def test_one_worker_holds_every_stream(gw):
@@ -107,14 +79,7 @@ def test_still_delivers_after_everything(gw):
 
 
 if __name__ == "__main__":
-    harness.run([
-        test_response_head_and_ok_comment,
-        test_head_request_gets_headers_only,
-        test_event_arrives_without_more_output,
-        test_framing_exact_bytes,
-        test_bad_keys_get_400_with_the_workers_reason,
-        test_methods_get_405,
-        test_other_paths_do_not_reach_the_worker,
+    harness.run(server_checks.common_tests(P, accel=None) + [
         test_one_worker_holds_every_stream,
         test_config_alone_unbuffers_without_the_workers_header,
         test_heartbeat_and_client_that_leaves,
