@@ -50,6 +50,7 @@ struct sse_stream {
     uint64_t              last_seq;    /* newest event sent (broker seq) */
     char                 *last_event_id; /* Last-Event-ID asked for, or NULL */
     int                   opened;      /* response head and ": ok" queued */
+    int                   counted;     /* in the worker's open streams */
     char                 *head_extra;  /* CORS headers for the head, or NULL */
     char                 *keys;        /* "a,b", for the logs; or NULL */
     int                   pending;     /* waiting for the broker's answer */

@@ -84,7 +84,7 @@ struct worker {
     struct sse_hub    *hub;
     struct sse_stream *streams;     /* every stream not yet DONE */
     size_t             nstreams;
-    size_t             nopen;       /* streams in state OPEN */
+    size_t             nopen;       /* streams counted (--max-streams) */
     struct sse_stream *dirty;       /* streams with output to write */
     struct sse_stream *dead;        /* DONE streams, freed after the turn */
     int64_t            now;         /* monotonic ms at the start of a turn */
@@ -288,13 +288,31 @@ ask_broker(struct worker *w, struct sse_stream *s)
                   s->id);
 }
 
+/* A stream counts toward --max-streams and the reports from the moment
+ * it is subscribed until it ends; a request answered at once (an error, a
+ * status page) never counts. */
+static void
+count(struct worker *w, struct sse_stream *s)
+{
+    s->counted = 1;
+    w->nopen++;
+}
+
+static void
+uncount(struct worker *w, struct sse_stream *s)
+{
+    if (s->counted) {
+        s->counted = 0;
+        w->nopen--;
+    }
+}
+
 static void
 stream_kill(struct worker *w, struct sse_stream *s, const char *why)
 {
     if (s->state == SSE_STREAM_DONE)
         return;
-    if (s->state == SSE_STREAM_OPEN)
-        w->nopen--;
+    uncount(w, s);
     unsubscribe_stream(w, s);
     id_remove(w, s);
     if (!s->blocking)
@@ -324,7 +342,7 @@ stream_finish(struct worker *w, struct sse_stream *s)
 {
     if (s->state != SSE_STREAM_OPEN)
         return;
-    w->nopen--;
+    uncount(w, s);
     unsubscribe_stream(w, s);
     sse_stream_end(s);
     s->deadline_ms = w->now + ENDING_MS;
@@ -356,14 +374,29 @@ flush_stream(struct worker *w, struct sse_stream *s)
     watch(w, s);
 }
 
-/* Answer a mode=poll request with what it collected and end it. */
+/* Answer a request with a JSON body (a poll, the status page) and end it. */
 static void
-poll_reply(struct worker *w, struct sse_stream *s)
+reply_json(struct worker *w, struct sse_stream *s, const char *json,
+           size_t len)
 {
     static const char head[] =
         "Status: 200 OK\r\n"
         "Content-Type: application/json\r\n"
         "Cache-Control: no-cache\r\n";
+
+    s->out.max = 0;     /* the body is bounded already */
+    (void)sse_stream_write(s, head, sizeof(head) - 1);
+    if (s->head_extra != NULL)
+        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
+    (void)sse_stream_write(s, "\r\n", 2);
+    (void)sse_stream_write(s, json, len);
+    stream_finish(w, s);
+}
+
+/* Answer a mode=poll request with what it collected. */
+static void
+poll_reply(struct worker *w, struct sse_stream *s)
+{
     struct sse_buf body;
     const char *id = s->poll_id != NULL ? s->poll_id :
         s->last_event_id != NULL ? s->last_event_id : "";
@@ -377,14 +410,8 @@ poll_reply(struct worker *w, struct sse_stream *s)
     (void)sse_json_string(id, strlen(id), &body);
     (void)sse_buf_puts(&body, s->poll_missed ? ",\"missed\":true}\n" :
                        ",\"missed\":false}\n");
-    s->out.max = 0;     /* the answer is bounded by the collected events */
-    (void)sse_stream_write(s, head, sizeof(head) - 1);
-    if (s->head_extra != NULL)
-        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
-    (void)sse_stream_write(s, "\r\n", 2);
-    (void)sse_stream_write(s, sse_buf_head(&body), sse_buf_len(&body));
+    reply_json(w, s, sse_buf_head(&body), sse_buf_len(&body));
     sse_buf_free(&body);
-    stream_finish(w, s);
 }
 
 static void
@@ -518,7 +545,7 @@ start_stream(struct worker *w, struct sse_stream *s, struct sse_query *q,
         s->last_event_id = xstrdup(q->last_event_id);
     s->latest = q->latest;
     s->poll = q->poll;
-    w->nopen++;
+    count(w, s);
     if (w->cfg->lifetime > 0)
         s->deadline_ms = w->now + (int64_t)w->cfg->lifetime * 1000;
     if (s->token_deadline_ms > 0 &&
@@ -569,10 +596,6 @@ start_status(struct worker *w, struct sse_stream *s, struct sse_query *q)
 static void
 on_counts(struct worker *w, const char *body, size_t blen)
 {
-    static const char head[] =
-        "Status: 200 OK\r\n"
-        "Content-Type: application/json\r\n"
-        "Cache-Control: no-cache\r\n";
     struct sse_stream *s;
     const char *json;
     size_t len;
@@ -583,15 +606,7 @@ on_counts(struct worker *w, const char *body, size_t blen)
         s->state != SSE_STREAM_OPEN)
         return;
     s->status = 0;
-    s->out.max = 0;
-    (void)sse_stream_write(s, head, sizeof(head) - 1);
-    if (s->head_extra != NULL)
-        (void)sse_stream_write(s, s->head_extra, strlen(s->head_extra));
-    (void)sse_stream_write(s, "\r\n", 2);
-    (void)sse_stream_write(s, json, len);
-    sse_stream_end(s);
-    s->deadline_ms = w->now + ENDING_MS;
-    mark_dirty(w, s);
+    reply_json(w, s, json, len);
 }
 
 /* With tokens configured, the request's token must be valid and allow

@@ -3,8 +3,11 @@ socket), configured by the shipped examples/nginx.conf: delivery without
 buffering, the response head, heartbeats, framing, 400 and 405 from the
 worker, and a client that leaves is noticed."""
 
+import json
 import os
+import socket
 import sys
+import time
 
 sys.dont_write_bytecode = True     # keep the source tree clean (distcheck)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +25,25 @@ def setup():
     # no heartbeat during these tests: nothing but events is ever written,
     # so an event that arrives was not held back waiting for more output
     return servers.Nginx("nginx", heartbeat=300)
+
+
+def test_an_abandoned_status_request_is_never_counted():
+    """nginx closes the worker's connection when a client gives up. A
+    status request abandoned while the broker is away was never a stream:
+    afterwards the worker reports none open."""
+    with servers.Nginx("nginx-status", heartbeat=300,
+                       env={"SSE_STATUS": "1"}) as gw:
+        def abandon():
+            s = socket.create_connection(("127.0.0.1", gw.port))
+            s.sendall(b"GET /sse?mode=status HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.5)     # the worker holds it, asking the broker
+            s.close()
+            time.sleep(0.5)     # nginx closes the worker's connection
+        gw.restart_broker(while_down=abandon)
+        time.sleep(5)           # two reports from the worker at least
+        rc, out, err = gw.push(["--stats"])
+        eq(rc, 0, "exit status (stderr %r)" % err)
+        eq(json.loads(out.decode())["streams"], 0, "open streams")
 
 
 def test_one_worker_holds_every_stream(gw):
@@ -81,6 +103,7 @@ def test_still_delivers_after_everything(gw):
 if __name__ == "__main__":
     harness.run(server_checks.common_tests(P, accel=None) + [
         test_one_worker_holds_every_stream,
+        test_an_abandoned_status_request_is_never_counted,
         test_config_alone_unbuffers_without_the_workers_header,
         test_heartbeat_and_client_that_leaves,
         test_shipped_timeout_outlasts_the_heartbeat,
