@@ -28,6 +28,7 @@
 
 #include "sse_buf.h"
 #include "sse_cli.h"
+#include "sse_clock.h"
 #include "sse_config.h"
 #include "sse_curve.h"
 #include "sse_event.h"
@@ -205,7 +206,7 @@ reply(struct broker *b, zmq_msg_t *identity, uint32_t seq, int status,
         .reason_len = reason != NULL ? strlen(reason) : 0,
     };
 
-    b->frame.off = b->frame.len = 0;
+    sse_buf_clear(&b->frame);
     if (sse_wire_ack_encode(&ack, &b->frame) != 0)
         return;
     /* A publisher that left is no reason to block. */
@@ -243,25 +244,13 @@ xpub_send(struct broker *b, const char *topic, size_t tlen, const void *data,
     return 0;
 }
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sequence numbers follow the wall clock in microseconds, so they stay
  * ordered across restarts even without a state file. */
 static uint64_t
 take_seq(struct broker *b)
 {
-    struct timespec ts;
-    uint64_t now, seq;
+    uint64_t now = sse_clock_wall_us(), seq;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
     seq = now > b->next_seq ? now : b->next_seq;
     b->next_seq = seq + 1;
     return seq;
@@ -285,7 +274,7 @@ unchanged(struct broker *b, const struct sse_wire_publish *m)
         ev.id = last->id;
         ev.id_len = last->id_len;
     }
-    b->sse.off = b->sse.len = 0;
+    sse_buf_clear(&b->sse);
     return sse_event_encode(&ev, &b->sse) == 0 &&
         sse_buf_len(&b->sse) == last->len &&
         memcmp(sse_buf_head(&b->sse), last->sse, last->len) == 0;
@@ -314,8 +303,8 @@ forward(struct broker *b, const struct sse_wire_publish *m)
         ev.id = idbuf;
         ev.id_len = (size_t)snprintf(idbuf, sizeof(idbuf), "%" PRIu64, seq);
     }
-    b->sse.off = b->sse.len = 0;
-    b->frame.off = b->frame.len = 0;
+    sse_buf_clear(&b->sse);
+    sse_buf_clear(&b->frame);
     if (sse_event_encode(&ev, &b->sse) != 0)
         return -1;
     d.flags = flags;
@@ -328,7 +317,7 @@ forward(struct broker *b, const struct sse_wire_publish *m)
                   sse_buf_len(&b->frame)) != 0)
         return -1;
     he.seq = seq;
-    he.time_ms = wall_ms();
+    he.time_ms = sse_clock_wall_ms();
     he.flags = flags;
     he.id = ev.id;
     he.id_len = ev.id_len;
@@ -446,7 +435,7 @@ answer(struct broker *b, const char *topic, size_t tlen,
 
     if (r != NULL && r->after == SSE_WIRE_AFTER_LATEST) {
         /* Each key's latest event, oldest first; nothing is missed. */
-        sse_history_expire(b->history, wall_ms());
+        sse_history_expire(b->history, sse_clock_wall_ms());
         items = xcalloc(r->nkeys + 1, sizeof(*items));
         for (size_t i = 0; i < r->nkeys; i++) {
             const struct sse_history_event *e =
@@ -468,7 +457,7 @@ answer(struct broker *b, const char *topic, size_t tlen,
             items[j].len = e->len;
         }
     } else if (r != NULL && r->after != SSE_WIRE_AFTER_NONE) {
-        sse_history_expire(b->history, wall_ms());
+        sse_history_expire(b->history, sse_clock_wall_ms());
         sse_history_replay(b->history, r->keys, r->key_lens, r->nkeys,
                            r->after == SSE_WIRE_AFTER_ID ? r->after_id : NULL,
                            r->after_id_len, r->after_seq, REPLAY_MAX, &rep);
@@ -484,7 +473,7 @@ answer(struct broker *b, const char *topic, size_t tlen,
         log_debug("replay req=%" PRIu64 " events=%zu missed=%d", h.req,
                   rep.n, rep.missed);
     }
-    b->frame.off = b->frame.len = 0;
+    sse_buf_clear(&b->frame);
     if (sse_wire_replayed_encode(&h, items, rep.n, &b->frame) != 0 ||
         xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
                   sse_buf_len(&b->frame)) != 0)
@@ -492,15 +481,6 @@ answer(struct broker *b, const char *topic, size_t tlen,
                   "ask again");
     free(items);
     sse_history_replay_free(&rep);
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Keep a worker's latest report, replacing its previous one. */
@@ -527,13 +507,13 @@ keep_report(struct broker *b, const void *frame, size_t n)
     rep->len = n;
     rep->pid = r.pid;
     rep->streams = r.streams;
-    rep->seen_ms = mono_ms();
+    rep->seen_ms = sse_clock_mono_ms();
 }
 
 static void
 drop_stale_reports(struct broker *b)
 {
-    int64_t now = mono_ms();
+    int64_t now = sse_clock_mono_ms();
 
     for (struct report **rp = &b->reports, *rep; (rep = *rp) != NULL;) {
         if (now - rep->seen_ms > REPORT_STALE_MS || rep->streams == 0) {
@@ -661,7 +641,7 @@ status_for_worker(struct broker *b, const void *frame, size_t n)
     }
     sse_buf_init(&json, 0);
     counts_json(b, key, len, &json);
-    b->frame.off = b->frame.len = 0;
+    sse_buf_clear(&b->frame);
     if (sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
                                &b->frame) != 0 ||
         xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
@@ -772,7 +752,7 @@ load_state(struct broker *b, uint64_t start)
         fatal("cannot read %s", b->state);
     fclose(fp);
     if (sse_history_load(b->history, sse_buf_head(&in), sse_buf_len(&in),
-                         wall_ms(), &next, &clean, &reason) != 0)
+                         sse_clock_wall_ms(), &next, &clean, &reason) != 0)
         fatalx("%s: %s (move it away to start without it)", b->state, reason);
     sse_buf_free(&in);
     if (next > b->next_seq)
@@ -994,7 +974,7 @@ main(int argc, char **argv)
             on_worker(&b);
         if (items[0].revents & ZMQ_POLLIN)
             on_publish(&b);
-        sse_history_expire(b.history, wall_ms());
+        sse_history_expire(b.history, sse_clock_wall_ms());
     }
     log_info("broker stopping published=%lu refused=%lu replays=%lu",
              b.published, b.refused, b.replays);

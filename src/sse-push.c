@@ -26,6 +26,7 @@
 
 #include "sse_buf.h"
 #include "sse_cli.h"
+#include "sse_clock.h"
 #include "sse_config.h"
 #include "sse_curve.h"
 #include "sse_event.h"
@@ -117,15 +118,6 @@ die(int status, const char *fmt, ...)
     fputc('\n', stderr);
     free(input_buf);
     exit(status);
-}
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A broker that is not running is known at once for ipc endpoints: say so
@@ -242,17 +234,17 @@ static void
 send_event(struct push *p, const char *data, size_t len)
 {
     zmq_pollitem_t item = { .socket = p->sock, .events = ZMQ_POLLOUT };
-    int64_t deadline = now_ms() + p->timeout;
+    int64_t deadline = sse_clock_mono_ms() + p->timeout;
 
     wait_acks(p, WINDOW - 1);
     p->m.seq = p->next_seq;
     p->m.ev.data = data;
     p->m.ev.data_len = len;
-    p->frame.off = p->frame.len = 0;
+    sse_buf_clear(&p->frame);
     if (sse_wire_publish_encode(&p->m, &p->frame) != 0)
         die(EX_DATAERR, "event too large to encode");
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - sse_clock_mono_ms();
 
         if (zmq_send(p->sock, sse_buf_head(&p->frame), sse_buf_len(&p->frame),
                      ZMQ_DONTWAIT) >= 0)
@@ -411,7 +403,7 @@ print_stats(struct push *p, const char *key)
     uint32_t seq;
     zmq_msg_t msg;
 
-    p->frame.off = p->frame.len = 0;
+    sse_buf_clear(&p->frame);
     if (sse_wire_stats_encode(1, key, key != NULL ? strlen(key) : 0, NULL, 0,
                               &p->frame) != 0)
         die(EX_SOFTWARE, "cannot encode the request");

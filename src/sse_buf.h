@@ -50,6 +50,14 @@ int sse_buf_puts(struct sse_buf *b, const char *s);
 char *sse_buf_reserve(struct sse_buf *b, size_t n);
 void sse_buf_commit(struct sse_buf *b, size_t n);
 
+/* Drop every byte but keep the storage, for a buffer that is filled and
+ * sent again and again (an encoding scratch). */
+static inline void
+sse_buf_clear(struct sse_buf *b)
+{
+    b->off = b->len = 0;
+}
+
 /* Drop the first n unconsumed bytes (n <= sse_buf_len). Storage is released
  * when the buffer becomes empty, so idle buffers cost nothing. */
 void sse_buf_consume(struct sse_buf *b, size_t n);

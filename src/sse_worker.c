@@ -30,6 +30,7 @@
 
 #include "sse_accept.h"
 #include "sse_auth.h"
+#include "sse_clock.h"
 #include "sse_config.h"
 #include "sse_cors.h"
 #include "sse_curve.h"
@@ -94,24 +95,6 @@ struct worker {
     int                stopping;
     int64_t            stop_deadline;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int
 set_nonblock(int fd, int on)
@@ -280,7 +263,7 @@ ask_broker(struct worker *w, struct sse_stream *s)
         r.keys[r.nkeys++] = sse_hub_sub_key(&s->subs[i], &r.key_lens[i]);
     s->pending = 1;
     s->asked_ms = w->now;
-    w->frame.off = w->frame.len = 0;
+    sse_buf_clear(&w->frame);
     if (sse_wire_replay_encode(&r, &w->frame) != 0 ||
         zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
                  ZMQ_DONTWAIT) < 0)
@@ -583,7 +566,7 @@ start_status(struct worker *w, struct sse_stream *s, struct sse_query *q)
     s->asked_ms = w->now;
     s->deadline_ms = w->now + ASK_MS;
     id_add(w, s);
-    w->frame.off = w->frame.len = 0;
+    sse_buf_clear(&w->frame);
     if (sse_wire_stats_encode((uint32_t)s->id, q->nkeys > 0 ? q->keys[0] : NULL,
                               q->nkeys > 0 ? q->key_lens[0] : 0, w->topic,
                               w->topic_len, &w->frame) != 0 ||
@@ -1061,7 +1044,7 @@ sweep(struct worker *w)
                      * once it answers, replay from the moment the browser
                      * saw the stream open. */
                     if (s->last_seq == 0 && s->last_event_id == NULL) {
-                        s->last_seq = wall_us();
+                        s->last_seq = sse_clock_wall_us();
                         s->guessed = 1;
                     }
                 }
@@ -1101,7 +1084,7 @@ report_key(const char *key, size_t len, size_t count, void *arg)
 static void
 send_report(struct worker *w)
 {
-    w->frame.off = w->frame.len = 0;
+    sse_buf_clear(&w->frame);
     w->report_keys = 0;
     if (sse_wire_report_begin(&w->frame, w->worker_id, (uint32_t)getpid(),
                               (uint32_t)w->nopen) != 0)
@@ -1176,7 +1159,7 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
     w->cfg = cfg;
     w->cgi = cgi;
     w->notify_fd = -1;
-    w->now = now_ms();
+    w->now = sse_clock_mono_ms();
     w->next_sweep = w->now + SWEEP_MS;
     if ((w->sig_fd = take_signals()) < 0)
         fatal("signalfd");
@@ -1261,7 +1244,7 @@ run(struct worker *w)
 
         if (n < 0 && errno != EINTR)
             fatal("epoll_wait");
-        w->now = now_ms();
+        w->now = sse_clock_mono_ms();
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
 

@@ -351,3 +351,21 @@ Test(sse_buf, random_operations_match_a_flat_model)
     }
     sse_buf_free(&b);
 }
+
+Test(sse_buf, clear_drops_the_bytes_and_keeps_the_storage)
+{
+    struct sse_buf b;
+    const char *storage;
+
+    sse_buf_init(&b, 64);
+    cr_assert_eq(sse_buf_append(&b, "abcdef", 6), 0);
+    sse_buf_consume(&b, 2);
+    storage = b.data;
+    sse_buf_clear(&b);
+    cr_expect_eq(sse_buf_len(&b), 0);
+    cr_expect_eq(b.data, storage, "storage kept for the next fill");
+    cr_assert_eq(sse_buf_append(&b, "xy", 2), 0);
+    cr_expect(memcmp(sse_buf_head(&b), "xy", 2) == 0);
+    cr_expect_eq(b.data, storage, "filled from the start again");
+    sse_buf_free(&b);
+}

@@ -1682,7 +1682,7 @@ Test(sse_wire, stats_and_counts_round_trip)
                                        &seq, &key, &len, &topic, &tlen), 0);
     cr_expect(seq == 9 && len == 2 && memcmp(key, "k1", 2) == 0);
     cr_expect(topic == NULL && tlen == 0);
-    b.off = b.len = 0;
+    sse_buf_clear(&b);
     cr_assert_eq(sse_wire_stats_encode(3, NULL, 0, "wT", 2, &b), 0);
     cr_assert_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
                                        &seq, &key, &len, &topic, &tlen), 0);
@@ -1691,12 +1691,12 @@ Test(sse_wire, stats_and_counts_round_trip)
     cr_expect_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b) - 1,
                                        &seq, &key, &len, &topic, &tlen), -1,
                  "a cut topic");
-    b.off = b.len = 0;
+    sse_buf_clear(&b);
     cr_assert_eq(sse_wire_stats_encode(3, "a b", 3, NULL, 0, &b), 0);
     cr_expect_eq(sse_wire_stats_decode(sse_buf_head(&b), sse_buf_len(&b),
                                        &seq, &key, &len, &topic, &tlen), -1,
                  "bad key");
-    b.off = b.len = 0;
+    sse_buf_clear(&b);
     cr_assert_eq(sse_wire_counts_encode(4, "{}", 2, &b), 0);
     cr_assert_eq(sse_wire_counts_decode(sse_buf_head(&b), sse_buf_len(&b),
                                         &seq, &json, &len), 0);
