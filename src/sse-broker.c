@@ -19,9 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -33,6 +31,7 @@
 #include "sse_curve.h"
 #include "sse_event.h"
 #include "sse_history.h"
+#include "sse_ipc.h"
 #include "sse_key.h"
 #include "sse_log.h"
 #include "sse_map.h"
@@ -134,23 +133,6 @@ static const struct sse_cli cli = {
     .help = O_HELP, .version = O_VERSION, .log_level = O_LOGLEVEL,
 };
 
-/* 1 if something accepts connections on the unix socket at path. */
-static int
-ipc_alive(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd, alive;
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return 0;
-    strcpy(sa.sun_path, path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return 0;
-    alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return alive;
-}
-
 /* Bind sock to endpoint. For ipc, refuse to steal a live broker's socket,
  * remove a stale one, and set the file's mode. */
 static void
@@ -159,7 +141,7 @@ bind_endpoint(void *sock, const char *endpoint, mode_t mode)
     const char *path = sse_config_ipc_path(endpoint);
 
     if (path != NULL) {
-        if (ipc_alive(path))
+        if (sse_ipc_probe(path) == 0)
             fatalx("another broker is already listening on %s", endpoint);
         if (unlink(path) != 0 && errno != ENOENT)
             fatal("cannot remove stale socket %s", path);

@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +28,7 @@
 #include "sse_config.h"
 #include "sse_curve.h"
 #include "sse_event.h"
+#include "sse_ipc.h"
 #include "sse_key.h"
 #include "sse_log.h"
 #include "sse_opt.h"
@@ -126,20 +125,13 @@ static void
 check_ipc(const char *endpoint)
 {
     const char *path = sse_config_ipc_path(endpoint);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd, rc, err;
+    int err;
 
     if (path == NULL)
         return;
-    if (strlen(path) >= sizeof(sa.sun_path))
+    if ((err = sse_ipc_probe(path)) == ENAMETOOLONG)
         die(EX_USAGE, "socket path too long in %s", endpoint);
-    strcpy(sa.sun_path, path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        die(EX_UNAVAILABLE, "socket: %s", strerror(errno));
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    err = errno;
-    close(fd);
-    if (rc != 0)
+    if (err != 0)
         die(EX_UNAVAILABLE, "broker not reachable at %s: %s", endpoint,
             strerror(err));
 }

@@ -270,6 +270,17 @@ def test_broker_exits_0_and_removes_its_sockets():
         eq(rc, EX_OK, "restarted broker: exit code (stderr %r)" % err)
 
 
+def test_a_second_broker_does_not_take_the_sockets():
+    with harness.Gateway("push_cli_second", lighttpd=False) as gw:
+        r = subprocess.run([harness.SSE_BROKER, "--rundir", gw.rundir],
+                           capture_output=True, timeout=10)
+        eq(r.returncode, 1, "second broker's exit status")
+        check(b"another broker is already listening" in r.stderr,
+              "reason: %r" % r.stderr)
+        rc, out, err = gw.push(["key1", "first one still serves"])
+        eq(rc, EX_OK, "the first broker: exit code (stderr %r)" % err)
+
+
 if __name__ == "__main__":
     harness.run([
         test_success_exits_0_silently,
@@ -285,4 +296,5 @@ if __name__ == "__main__":
         test_help_and_version,
         test_no_broker_exits_69_without_hanging,
         test_broker_exits_0_and_removes_its_sockets,
+        test_a_second_broker_does_not_take_the_sockets,
     ], setup)
