@@ -425,6 +425,14 @@ main(int argc, char **argv)
 
     first = sse_cli_parse(&cli, argc, argv, v);
     nargs = argc - first;
+    memset(&p, 0, sizeof(p));
+    p.curve_server = v[O_CURVE_SERVER].str;
+    p.curve_key = v[O_CURVE_KEY].str;
+    p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num : SSE_TIMEOUT_DEFAULT;
+    sse_buf_init(&p.frame, 0);
+    endpoint = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
+                                   SSE_PUSH_SOCKET);
+    p.endpoint = endpoint;
     if (v[O_STATS].set) {
         if (nargs > 1 || v[O_ALL].set || v[O_LINES].set || v[O_CLOSE].set ||
             v[O_EVENT].set || v[O_ID].set || v[O_RETRY].set ||
@@ -433,15 +441,6 @@ main(int argc, char **argv)
         if (nargs == 1 && (reason = sse_key_check(argv[first],
                                                   strlen(argv[first]))))
             die(EX_DATAERR, "%s", reason);
-        memset(&p, 0, sizeof(p));
-        p.curve_server = v[O_CURVE_SERVER].str;
-        p.curve_key = v[O_CURVE_KEY].str;
-        p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num :
-            SSE_TIMEOUT_DEFAULT;
-        sse_buf_init(&p.frame, 0);
-        endpoint = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
-                                       SSE_PUSH_SOCKET);
-        p.endpoint = endpoint;
         connect_broker(&p);
         print_stats(&p, nargs == 1 ? argv[first] : NULL);
         disconnect_broker(&p);
@@ -469,14 +468,9 @@ main(int argc, char **argv)
         die(EX_USAGE, "--lines cannot be used with --%s",
             v[O_ID].set ? "id" : v[O_CLOSE].set ? "close" : "if-changed");
 
-    memset(&p, 0, sizeof(p));
-    p.curve_server = v[O_CURVE_SERVER].str;
-    p.curve_key = v[O_CURVE_KEY].str;
-    p.timeout = v[O_TIMEOUT].set ? (int)v[O_TIMEOUT].num : SSE_TIMEOUT_DEFAULT;
     p.data_max = v[O_DATAMAX].set ? (size_t)v[O_DATAMAX].num :
         SSE_EVENT_DATA_MAX;
     p.next_seq = 1;
-    sse_buf_init(&p.frame, 0);
     p.m.ev.retry = -1;
     if (key != NULL) {
         if ((reason = sse_key_check(key, strlen(key))) != NULL)
@@ -511,9 +505,6 @@ main(int argc, char **argv)
         die(EX_DATAERR, "retry '%s' is not a number of ms from 0 to %ld",
             v[O_RETRY].str, SSE_EVENT_RETRY_MAX);
 
-    endpoint = sse_config_endpoint(v[O_PUSH].str, v[O_RUNDIR].str,
-                                   SSE_PUSH_SOCKET);
-    p.endpoint = endpoint;
     if (v[O_LINES].set) {
         /* Before the broker's sockets exist: they would take a closed fd 0
          * and be read as stdin. */
