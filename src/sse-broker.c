@@ -179,6 +179,18 @@ make_rundir(const char *endpoint)
     free(dir);
 }
 
+/* Send b->frame to the publisher behind identity. A publisher that left
+ * is no reason to block. Returns 0 or -1. */
+static int
+send_to_publisher(struct broker *b, zmq_msg_t *identity)
+{
+    if (zmq_msg_send(identity, b->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(b->router, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
+                 ZMQ_DONTWAIT) < 0)
+        return -1;
+    return 0;
+}
+
 static void
 reply(struct broker *b, zmq_msg_t *identity, uint32_t seq, int status,
       const char *reason)
@@ -191,10 +203,7 @@ reply(struct broker *b, zmq_msg_t *identity, uint32_t seq, int status,
     sse_buf_clear(&b->frame);
     if (sse_wire_ack_encode(&ack, &b->frame) != 0)
         return;
-    /* A publisher that left is no reason to block. */
-    if (zmq_msg_send(identity, b->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(b->router, sse_buf_head(&b->frame), sse_buf_len(&b->frame),
-                 ZMQ_DONTWAIT) < 0)
+    if (send_to_publisher(b, identity) != 0)
         log_debug("ack seq=%u not sent: %s", seq, zmq_strerror(zmq_errno()));
 }
 
@@ -310,14 +319,13 @@ forward(struct broker *b, const struct sse_wire_publish *m)
     return 0;
 }
 
-static void counts_json(struct broker *b, const char *key, size_t len,
-                        struct sse_buf *out);
+static int encode_counts(struct broker *b, uint32_t seq, const char *key,
+                         size_t len);
 
 /* sse-push --stats: answer with the workers' latest counts. */
 static void
 answer_stats(struct broker *b, zmq_msg_t *identity, zmq_msg_t *body)
 {
-    struct sse_buf json, frame;
     const char *key, *topic;
     size_t len, tlen;
     uint32_t seq;
@@ -327,17 +335,9 @@ answer_stats(struct broker *b, zmq_msg_t *identity, zmq_msg_t *body)
         reply(b, identity, 0, SSE_WIRE_INVALID, "malformed stats request");
         return;
     }
-    sse_buf_init(&json, 0);
-    sse_buf_init(&frame, 0);
-    counts_json(b, key, len, &json);
-    if (sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
-                               &frame) == 0 &&
-        (zmq_msg_send(identity, b->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-         zmq_send(b->router, sse_buf_head(&frame), sse_buf_len(&frame),
-                  ZMQ_DONTWAIT) < 0))
+    if (encode_counts(b, seq, key, len) != 0 ||
+        send_to_publisher(b, identity) != 0)
         log_debug("stats answer not sent: %s", zmq_strerror(zmq_errno()));
-    sse_buf_free(&json);
-    sse_buf_free(&frame);
 }
 
 static void
@@ -607,11 +607,27 @@ counts_json(struct broker *b, const char *key, size_t len, struct sse_buf *out)
     (void)sse_buf_puts(out, "}}\n");
 }
 
+/* Put the counts answer for request seq (key NULL: every key) in
+ * b->frame. Returns 0 or -1. */
+static int
+encode_counts(struct broker *b, uint32_t seq, const char *key, size_t len)
+{
+    struct sse_buf json;
+    int rc;
+
+    sse_buf_init(&json, 0);
+    counts_json(b, key, len, &json);
+    sse_buf_clear(&b->frame);
+    rc = sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
+                                &b->frame);
+    sse_buf_free(&json);
+    return rc;
+}
+
 /* A worker's status page asked for the counts: answer on its topic. */
 static void
 status_for_worker(struct broker *b, const void *frame, size_t n)
 {
-    struct sse_buf json;
     const char *key, *topic;
     size_t len, tlen;
     uint32_t seq;
@@ -621,15 +637,10 @@ status_for_worker(struct broker *b, const void *frame, size_t n)
         log_warnx("malformed stats request from a worker, ignored");
         return;
     }
-    sse_buf_init(&json, 0);
-    counts_json(b, key, len, &json);
-    sse_buf_clear(&b->frame);
-    if (sse_wire_counts_encode(seq, sse_buf_head(&json), sse_buf_len(&json),
-                               &b->frame) != 0 ||
+    if (encode_counts(b, seq, key, len) != 0 ||
         xpub_send(b, topic, tlen, sse_buf_head(&b->frame),
                   sse_buf_len(&b->frame)) != 0)
         log_warnx("could not answer a worker's stats request");
-    sse_buf_free(&json);
 }
 
 /* Messages from workers arrive on XPUB: subscriptions (first byte 1 or 0)
