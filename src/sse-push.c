@@ -4,6 +4,7 @@
  *   sse-push [options] KEY [MESSAGE]     one event (MESSAGE or stdin)
  *   sse-push --all [options] [MESSAGE]   to every stream
  *   sse-push --lines KEY < file          one event per line, as they come
+ *   sse-push --lines --keyed < file      each line "KEY MESSAGE", any keys
  *
  * Events go to the broker over a DEALER socket, several in flight, and each
  * must be acknowledged: the exit status is 0 only when every event was.
@@ -39,7 +40,7 @@
 #define EX_UNCHANGED 1  /* --if-changed found the event unchanged */
 
 enum {
-    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_IF_CHANGED, O_STATS,
+    O_EVENT, O_ID, O_RETRY, O_ALL, O_CLOSE, O_LINES, O_KEYED, O_IF_CHANGED, O_STATS,
     O_TIMEOUT, O_PUSH,
     O_RUNDIR, O_DATAMAX, O_CURVE_SERVER, O_CURVE_KEY, O_LOGLEVEL, O_HELP,
     O_VERSION, O_COUNT
@@ -57,6 +58,8 @@ static const struct sse_opt opts[O_COUNT] = {
         "send a final event named 'close', then end the key's streams" },
     [O_LINES] = { "lines", 'l', SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "each line of stdin is one event, sent as it arrives" },
+    [O_KEYED] = { "keyed", 'k', SSE_OPT_FLAG, NULL, 0, 0, NULL,
+        "with --lines and no KEY: each line is KEY, a space, MESSAGE" },
     [O_IF_CHANGED] = { "if-changed", 0, SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "skip the event if it equals the key's latest (then exit 1)" },
     [O_STATS] = { "stats", 0, SSE_OPT_FLAG, NULL, 0, 0, NULL,
@@ -83,6 +86,7 @@ struct push {
     int             timeout;     /* ms */
     size_t          data_max;
     struct sse_wire_publish m;   /* the fields every event shares */
+    int             keyed;       /* --keyed: each line names its key */
     uint32_t        next_seq;    /* seq of the next event sent */
     uint32_t        acked;       /* events acknowledged so far */
     struct sse_buf  frame;
@@ -92,6 +96,7 @@ static const struct sse_cli cli = {
     .prog = "sse-push",
     .synopsis = "usage: sse-push [options] KEY [MESSAGE]\n"
         "       sse-push --all [options] [MESSAGE]\n"
+        "       sse-push --lines --keyed [options] < LINES\n"
         "Publish a server-sent event to every stream subscribed to KEY.\n"
         "The message is read from stdin when not given.\n",
     .epilogue = "Exit status: 0 acknowledged, 1 unchanged (--if-changed), "
@@ -307,6 +312,33 @@ check_data(struct push *p, const char *data, size_t len, unsigned long line)
     die(EX_DATAERR, "%s", reason);
 }
 
+/* One line of --lines input: the event, or with --keyed its key, a space
+ * and the event. A bad line stops the run after the lines before it are
+ * acknowledged. */
+static void
+push_line(struct push *p, const char *s, size_t len, unsigned long line)
+{
+    if (p->keyed) {
+        const char *sp = memchr(s, ' ', len);
+        const char *reason;
+
+        if (sp == NULL) {
+            wait_acks(p, 0);
+            die(EX_DATAERR, "line %lu: no space after the key", line);
+        }
+        if ((reason = sse_key_check(s, (size_t)(sp - s))) != NULL) {
+            wait_acks(p, 0);
+            die(EX_DATAERR, "line %lu: %s", line, reason);
+        }
+        p->m.key = s;
+        p->m.key_len = (size_t)(sp - s);
+        len -= (size_t)(sp - s) + 1;
+        s = sp + 1;
+    }
+    check_data(p, s, len, line);
+    send_event(p, s, len);
+}
+
 /* --lines: one event per line of stdin, sent as soon as the line is
  * complete, while acknowledgements are read as they come back. */
 static void
@@ -361,15 +393,11 @@ push_lines(struct push *p)
             l = i - start;
             if (l > 0 && buf[start + l - 1] == '\r')
                 l--;
-            line++;
-            check_data(p, buf + start, l, line);
-            send_event(p, buf + start, l);
+            push_line(p, buf + start, l, ++line);
             start = i + 1;
         }
         if (eof && start < len) {
-            line++;
-            check_data(p, buf + start, len - start, line);
-            send_event(p, buf + start, len - start);
+            push_line(p, buf + start, len - start, ++line);
             start = len;
         }
         memmove(buf, buf + start, len - start);
@@ -434,7 +462,8 @@ main(int argc, char **argv)
                                    SSE_PUSH_SOCKET);
     p.endpoint = endpoint;
     if (v[O_STATS].set) {
-        if (nargs > 1 || v[O_ALL].set || v[O_LINES].set || v[O_CLOSE].set ||
+        if (nargs > 1 || v[O_ALL].set || v[O_LINES].set || v[O_KEYED].set ||
+            v[O_CLOSE].set ||
             v[O_EVENT].set || v[O_ID].set || v[O_RETRY].set ||
             v[O_IF_CHANGED].set)
             die(EX_USAGE, "--stats takes only an optional KEY");
@@ -447,7 +476,14 @@ main(int argc, char **argv)
         free(endpoint);
         return 0;
     }
-    if (v[O_ALL].set) {
+    if (v[O_KEYED].set) {
+        if (!v[O_LINES].set)
+            die(EX_USAGE, "--keyed needs --lines");
+        if (v[O_ALL].set || nargs > 0)
+            die(EX_USAGE, "--keyed takes each line's key: give no KEY, "
+                "MESSAGE or --all");
+        p.keyed = 1;
+    } else if (v[O_ALL].set) {
         if (nargs > 1)
             die(EX_USAGE, "--all takes no KEY, only an optional MESSAGE");
         if (nargs == 1)
@@ -472,7 +508,9 @@ main(int argc, char **argv)
         SSE_EVENT_DATA_MAX;
     p.next_seq = 1;
     p.m.ev.retry = -1;
-    if (key != NULL) {
+    if (p.keyed) {
+        /* each line sets p.m.key */
+    } else if (key != NULL) {
         if ((reason = sse_key_check(key, strlen(key))) != NULL)
             die(EX_DATAERR, "%s", reason);
         p.m.key = key;

@@ -22,6 +22,9 @@ USAGE_CASES = [
     ("--lines with a message", ["--lines", "cli", "m"], b"x\n"),
     ("too many operands", ["cli", "m", "extra"], None),
     ("--all with --close and a key", ["--all", "--close", "cli", "m"], None),
+    ("--keyed without --lines", ["--keyed", "cli", "m"], None),
+    ("--keyed with a key", ["--lines", "--keyed", "cli"], b"k m\n"),
+    ("--keyed with --all", ["--lines", "--keyed", "--all"], b"k m\n"),
 ]
 
 DATA_CASES = [
@@ -188,6 +191,43 @@ def test_lines_stops_at_invalid_line(gw):
     one_line(err, "--lines with an invalid line")
 
 
+def test_keyed_lines_publish_to_each_lines_key(gw):
+    a = gw.stream("/sse?key=keyed-a")
+    b = gw.stream("/sse?key=keyed-b")
+    try:
+        gw.wait_live([a, b], all=True)
+        gw.push_ok(["--lines", "--keyed"],
+                   stdin=b"keyed-a one\nkeyed-b two words\r\nkeyed-a \n"
+                   b"keyed-b last")
+        eq([e.data for e in a.wait_for_events(2)], ["one", ""],
+           "key a: its lines, the empty message included")
+        eq([e.data for e in b.wait_for_events(2)], ["two words", "last"],
+           "key b: the rest of the line after the first space")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_keyed_lines_stop_at_a_bad_key(gw):
+    c = gw.stream("/sse?key=keyed-c")
+    try:
+        gw.wait_live(c, "keyed-c")
+        for name, bad in (("no space", b"keyed-c\n"),
+                          ("invalid key", b"bad/key m\n")):
+            rc, out, err = gw.push(["--lines", "--keyed"],
+                                   stdin=b"keyed-c before\n" + bad +
+                                   b"keyed-c after\n")
+            eq(rc, EX_DATAERR, "%s: exit code (stderr %r)" % (name, err))
+            one_line(err, "--keyed with " + name)
+            check(b"line 2" in err, "%s: names the line: %r" % (name, err))
+        gw.push_ok(["keyed-c", "marker"])
+        eq([e.data for e in c.wait_for_events(3)],
+           ["before", "before", "marker"],
+           "the line before a bad one is published, the lines after not")
+    finally:
+        c.close()
+
+
 def test_all_broadcasts_without_key(gw):
     a = gw.stream("/sse?key=cli-a")
     b = gw.stream("/sse?key=cli-b")
@@ -292,6 +332,8 @@ if __name__ == "__main__":
         test_operands_after_options_and_double_dash,
         test_lines_publishes_each_line_as_it_arrives,
         test_lines_stops_at_invalid_line,
+        test_keyed_lines_publish_to_each_lines_key,
+        test_keyed_lines_stop_at_a_bad_key,
         test_all_broadcasts_without_key,
         test_help_and_version,
         test_no_broker_exits_69_without_hanging,
