@@ -96,7 +96,7 @@ static const struct sse_opt opts[O_COUNT] = {
     [O_PUB_BODY] = { "pub-body", 0, SSE_OPT_STR, NULL, 0, 0, "FORM",
         "http: plain (default) or pushpin (its JSON publish format)" },
     [O_PUB_WINDOW] = { "pub-window", 'w', SSE_OPT_NUM, NULL, 1, 10000, "W",
-        "exec, http: publish calls in flight (default 1)" },
+        "exec: commands at once; http: requests pipelined (default 1)" },
     [O_BROADCAST] = { "broadcast", 'b', SSE_OPT_FLAG, NULL, 0, 0, NULL,
         "every stream expects every event (exec, http)" },
     [O_BROADCAST_KEY] = { "broadcast-key", 0, SSE_OPT_STR, NULL, 0, 0, "NAME",
@@ -117,9 +117,13 @@ static const struct sse_cli cli = {
         "Open many SSE streams on URL (http://IPV4-OR-LOCALHOST[:PORT]/PATH,\n"
         "where {key} is replaced by each stream's key), publish stamped "
         "events,\nand measure their delivery: loss, order and latency.\n",
-    .epilogue = "Each event's data is \"T_US SEQ KEY[ PADDING]\". Once every "
-        "stream is\nestablished or refused, \"established N\" is printed on "
-        "stdout, then the\nresult when the run ends.\n"
+    .epilogue = "Each event's data is \"T_US SEQ KEY[ PADDING]\" (KEY is * "
+        "for a broadcast),\nseq 1, 2, ... per key; events go round-robin over "
+        "the keys. Each established\nstream expects every event of its key "
+        "once and in order (with -w above 1,\nexec commands race, so order is "
+        "not kept). Once every stream is established\nor refused, "
+        "\"established N\" is printed on stdout; the result follows when "
+        "the\nrun ends.\n"
         "Examples:\n"
         "  sse-bench -c 2000 -p exec --pub-cmd 'sse-push {key} {data}' \\\n"
         "      'http://127.0.0.1:8080/sse?key={key}'\n"
@@ -1606,8 +1610,10 @@ report(void)
     int has_pub_lat = B.mode == M_EXEC || B.mode == M_HTTP;
     int ok;
 
-    qsort(B.lat.v, B.lat.n, sizeof(*B.lat.v), cmp_u32);
-    qsort(B.pub_lat.v, B.pub_lat.n, sizeof(*B.pub_lat.v), cmp_u32);
+    if (B.lat.n > 0)
+        qsort(B.lat.v, B.lat.n, sizeof(*B.lat.v), cmp_u32);
+    if (B.pub_lat.n > 0)
+        qsort(B.pub_lat.v, B.pub_lat.n, sizeof(*B.pub_lat.v), cmp_u32);
     ok = B.established == B.nconns && lost == 0 && B.duplicates == 0 &&
          B.out_of_order == 0 && B.wrong_key == 0 && B.pub_errors == 0 &&
          B.closed_early == 0 && B.proto_errors == 0;

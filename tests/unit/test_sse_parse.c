@@ -221,7 +221,7 @@ Test(sse_parse, every_line_end_and_every_mix_of_them)
                            rows[i].want);
 }
 
-Test(sse_parse, cr_at_the_end_of_one_read_and_lf_at_the_start_of_the_next_are_one_line_end)
+Test(sse_parse, cr_then_lf_at_the_start_of_the_next_read_is_one_line_end)
 {
     /* Were the LF taken as a second line end, the blank line would
      * dispatch "a" alone and "b" would follow as a second event. */
@@ -322,7 +322,7 @@ Test(sse_parse, fields_follow_the_interpretation_rules)
         { "empty id clears", S("id: 1\ndata: a\n\nid:\ndata: b\n\n"),
                             "message|a|1;message|b|;" },
         { "one space removed", S("data:  two\n\n"),         "message| two|;" },
-        { "tab kept",       S("data:\tx\n\n"),              "message|\\x09x|;" },
+        { "tab kept",       S("data:\tx\n\n"),            "message|\\x09x|;" },
         { "colon in value", S("data: a:b\n\n"),             "message|a:b|;" },
         { "no colon: empty value", S("data\n\n"),           "message||;" },
         { "field names are case-sensitive",
@@ -331,7 +331,8 @@ Test(sse_parse, fields_follow_the_interpretation_rules)
                             S("data : x\n\n"),              "" },
         { "unknown fields are ignored",
                             S("foo: bar\ndata: x\nbaz\n\n"), "message|x|;" },
-        { "nul in data passes", S("data: a\0b\n\n"),        "message|a\\x00b|;" },
+        { "nul in data passes", S("data: a\0b\n\n"),
+                            "message|a\\x00b|;" },
         { "trailing empty data line",
                             S("data: a\ndata:\n\n"),        "message|a\n|;" },
         { "comment inside an event",

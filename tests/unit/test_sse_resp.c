@@ -333,7 +333,8 @@ Test(sse_resp, content_type_is_kept_and_checked)
         { NULL,                             "", 0 },
         { "text/event-stream; x=0123456789012345678901234567890123456789"
           "0123456789",
-          "text/event-stream; x=012345678901234567890123456789012345678901", 1 },
+          "text/event-stream; x="
+          "012345678901234567890123456789012345678901", 1 },
     };
     size_t i;
 
@@ -386,7 +387,7 @@ Test(sse_resp, malformed_responses_are_refused_with_a_reason)
         { "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
                                                      "bad Content-Length" },
         { "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n"
-          "\r\n",                                    "conflicting Content-Length" },
+          "\r\n",                           "conflicting Content-Length" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
                                                      "bad chunk size" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
@@ -394,11 +395,11 @@ Test(sse_resp, malformed_responses_are_refused_with_a_reason)
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\n",
                                                      "bad chunk size" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\rx",
-                                                     "bad chunk size line end" },
+                                          "bad chunk size line end" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "2\r\nokX\r\n",                    "chunk data not followed by CRLF" },
+          "2\r\nokX\r\n",                "chunk data not followed by CRLF" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "2\r\nok\rX",                      "chunk data not followed by CRLF" },
+          "2\r\nok\rX",                   "chunk data not followed by CRLF" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
           "11111111111111111\r\n",                   "chunk size too large" },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
