@@ -1471,7 +1471,9 @@ advance(void)
                 return;
             B.t_pub_done = B.now;
             B.phase = PH_WAIT;
-            B.deadline = B.now + B.timeout_ns;
+            /* Nothing handed over: nothing can arrive. */
+            B.deadline = B.mode != M_NONE && B.published == 0 ? B.now :
+                B.now + B.timeout_ns;
             continue;
         case PH_WAIT:
             if (B.delivered + B.unreachable < B.expected && !B.stop &&
