@@ -15,8 +15,9 @@
  *
  * The publisher and the streams share the loop, so publishing never waits
  * for reading and the other way round; child processes are reaped through
- * a signalfd. Per stream the state is a few hundred bytes: the response
- * and event stream parsers hold storage only while a line is incomplete.
+ * a signalfd. Per stream the state is about 400 bytes: the response and
+ * event stream parsers hold heap storage only while a line or an event is
+ * incomplete, and the sequence check only while a gap is open.
  */
 #include "config.h"
 
