@@ -751,6 +751,8 @@ server.errorlog      = {errorlog}
 # nothing per request either)
 server.modules = ("mod_fastcgi")
 server.stream-response-body = 2
+# as lighttpd.conf: 1 KiB chunks, not 8 KiB, for small events
+server.chunkqueue-chunk-sz = 1024
 # 2 fds per stream (client, worker); max-fds is capped by the hard fd
 # limit ({max_fds} here) and lighttpd stops accepting at 90 % of max-fds:
 # max-connections (at most max-fds/2) = (0.9 * max-fds - 32) / 2

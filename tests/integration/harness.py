@@ -788,6 +788,8 @@ server.errorlog = {errorlog}
 server.pid-file = {pidfile}
 server.modules = ("mod_fastcgi", "mod_cgi")
 server.stream-response-body = 2
+# as lighttpd.conf ships it
+server.chunkqueue-chunk-sz = 1024
 server.max-connections = {max_conns}
 server.max-fds = {max_fds}
 index-file.names = ("index.html")
