@@ -40,6 +40,8 @@
 #include "sse_xmalloc.h"
 
 #define SEND_WAIT_MS 1000   /* ms a full worker queue may delay an event */
+#define PUBLISH_BATCH 256   /* publications taken per wake-up, before the
+                             * workers' requests are looked at again */
 
 enum {
     O_RUNDIR, O_PUB, O_PUSH, O_MODE, O_DATAMAX, O_HWM, O_HISTORY,
@@ -340,18 +342,21 @@ answer_stats(struct broker *b, zmq_msg_t *identity, zmq_msg_t *body)
         log_debug("stats answer not sent: %s", zmq_strerror(zmq_errno()));
 }
 
-static void
+/* Take one publication from the ROUTER socket, forward it and answer it.
+ * Returns 1 if a message was taken, 0 if none was waiting. */
+static int
 on_publish(struct broker *b)
 {
     zmq_msg_t identity, body;
     struct sse_wire_publish m;
     const char *reason = NULL;
-    int malformed = 0;
+    int malformed = 0, took = 0;
 
     zmq_msg_init(&identity);
     zmq_msg_init(&body);
     if (zmq_msg_recv(&identity, b->router, ZMQ_DONTWAIT) < 0)
         goto out;
+    took = 1;
     if (!zmq_msg_more(&identity) ||
         zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0)
         goto out;
@@ -400,6 +405,7 @@ on_publish(struct broker *b)
 out:
     zmq_msg_close(&body);
     zmq_msg_close(&identity);
+    return took;
 }
 
 /* Answer on a worker's topic: the events after the point it names, or a
@@ -965,8 +971,12 @@ main(int argc, char **argv)
             on_zap(&b);
         if (items[1].revents & ZMQ_POLLIN)
             on_worker(&b);
+        /* A burst from sse-push --lines is taken in one go rather than one
+         * zmq_poll per event. */
         if (items[0].revents & ZMQ_POLLIN)
-            on_publish(&b);
+            for (int i = 0; i < PUBLISH_BATCH && !stop && on_publish(&b);
+                 i++)
+                ;
         sse_history_expire(b.history, sse_clock_wall_ms());
     }
     log_info("broker stopping published=%lu refused=%lu replays=%lu",
