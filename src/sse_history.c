@@ -26,10 +26,11 @@
 #define STATE_VERSION 1
 
 struct entry {
-    struct sse_history_event ev;
+    struct sse_history_event ev;        /* id and sse point into bytes */
     struct entry *prev, *next;          /* global list, oldest first */
     struct entry *kprev, *knext;        /* the key's list, oldest first */
     struct hkey  *key;
+    char          bytes[];              /* id, NUL, the event's bytes, NUL */
 };
 
 struct hkey {
@@ -68,14 +69,6 @@ sse_history_new(const struct sse_history_limits *lim, uint64_t gap_below)
     return h;
 }
 
-static void
-free_entry(struct entry *e)
-{
-    free((char *)e->ev.id);
-    free((char *)e->ev.sse);
-    free(e);
-}
-
 void
 sse_history_destroy(struct sse_history **hp)
 {
@@ -87,7 +80,7 @@ sse_history_destroy(struct sse_history **hp)
         return;
     for (struct entry *e = h->head, *enext; e != NULL; e = enext) {
         enext = e->next;
-        free_entry(e);
+        free(e);
     }
     for (n = sse_map_next(&h->keys, NULL, &pos); n != NULL; n = next) {
         next = sse_map_next(&h->keys, n, &pos);
@@ -149,7 +142,7 @@ drop(struct sse_history *h, struct entry *e)
     k->count--;
     h->count--;
     h->bytes -= e->ev.len + e->ev.id_len;
-    free_entry(e);
+    free(e);
     /* The broadcasts' entry stays: every replay reads it. */
     if (k->count == 0 && k->len > 0) {
         if (k->floor > h->horizon)
@@ -164,11 +157,21 @@ sse_history_add(struct sse_history *h, const char *key, size_t klen,
                 const struct sse_history_event *ev)
 {
     struct hkey *k = get_key(h, key, klen);
-    struct entry *e = xcalloc(1, sizeof(*e));
+    /* One allocation per event: the entry with its id and bytes. */
+    struct entry *e = xmalloc(sizeof(*e) + ev->id_len + ev->len + 2);
+    char *id = e->bytes, *sse = e->bytes + ev->id_len + 1;
 
     e->ev = *ev;
-    e->ev.id = xstrndup(ev->id, ev->id_len);
-    e->ev.sse = xstrndup(ev->sse, ev->len);
+    if (ev->id_len > 0)
+        memcpy(id, ev->id, ev->id_len);
+    id[ev->id_len] = '\0';
+    if (ev->len > 0)
+        memcpy(sse, ev->sse, ev->len);
+    sse[ev->len] = '\0';
+    e->ev.id = id;
+    e->ev.sse = sse;
+    e->next = NULL;
+    e->knext = NULL;
     e->key = k;
     e->prev = h->tail;
     if (h->tail != NULL)

@@ -21,7 +21,8 @@
 #define PUBLISH_FIXED 19  /* version type flags seq key-len name-len id-len
                            * retry data-len */
 #define ACK_FIXED     8   /* version type seq status reason-len */
-#define DELIVER_FIXED 19  /* version type flags instance seq */
+#define DELIVER_FIXED SSE_WIRE_DELIVER_HEAD /* version type flags instance
+                                             * seq */
 #define REPLAY_FIXED  15  /* version type req topic-len after-kind
                            * after-len key-count */
 #define REPLAYED_FIXED 31 /* version type flags instance req seq-now count */
@@ -286,6 +287,17 @@ get64(const unsigned char *p)
 
 /* ---- deliver ----------------------------------------------------------- */
 
+/* Write the fixed part of a deliver frame at p; returns the next byte. */
+static unsigned char *
+deliver_head(unsigned char *p, const struct sse_wire_deliver *d)
+{
+    *p++ = SSE_WIRE_VERSION;
+    *p++ = 'D';
+    *p++ = (unsigned char)d->flags;
+    p = put64(p, d->instance);
+    return put64(p, d->seq);
+}
+
 int
 sse_wire_deliver_encode(const struct sse_wire_deliver *d, struct sse_buf *out)
 {
@@ -296,13 +308,22 @@ sse_wire_deliver_encode(const struct sse_wire_deliver *d, struct sse_buf *out)
     if ((p = (unsigned char *)sse_buf_reserve(out, DELIVER_FIXED + d->len))
         == NULL)
         return -1;
-    *p++ = SSE_WIRE_VERSION;
-    *p++ = 'D';
-    *p++ = (unsigned char)d->flags;
-    p = put64(p, d->instance);
-    p = put64(p, d->seq);
-    putbytes(p, d->sse, d->len);
+    putbytes(deliver_head(p, d), d->sse, d->len);
     sse_buf_commit(out, DELIVER_FIXED + d->len);
+    return 0;
+}
+
+int
+sse_wire_deliver_head(const struct sse_wire_deliver *d, struct sse_buf *out)
+{
+    unsigned char *p;
+
+    if (d->flags & ~(unsigned)FLAGS_KNOWN)
+        return -1;
+    if ((p = (unsigned char *)sse_buf_reserve(out, DELIVER_FIXED)) == NULL)
+        return -1;
+    deliver_head(p, d);
+    sse_buf_commit(out, DELIVER_FIXED);
     return 0;
 }
 

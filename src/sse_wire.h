@@ -167,6 +167,17 @@ struct sse_wire_replayed {
 int sse_wire_deliver_encode(const struct sse_wire_deliver *d,
                             struct sse_buf *out);
 
+/* Bytes of a deliver frame before the event's bytes. */
+#define SSE_WIRE_DELIVER_HEAD 19
+
+/* Append only the first SSE_WIRE_DELIVER_HEAD bytes of a deliver frame
+ * (d->sse and d->len are not read); the caller appends the event's bytes
+ * right after, e.g. with sse_event_encode, so that the event is encoded
+ * straight into the frame instead of being copied there. Returns 0 or -1
+ * as sse_wire_deliver_encode. */
+int sse_wire_deliver_head(const struct sse_wire_deliver *d,
+                          struct sse_buf *out);
+
 /* Decode a deliver frame into views of it. Returns 0, or -1 if it is not a
  * deliver frame holding exactly one whole event. */
 int sse_wire_deliver_decode(const void *frame, size_t n,

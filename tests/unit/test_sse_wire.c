@@ -667,6 +667,60 @@ Test(sse_wire, deliver_is_a_header_then_the_exact_sse_bytes)
     }
 }
 
+Test(sse_wire, deliver_head_then_the_event_is_the_whole_frame)
+{
+    static const unsigned flags[] = {
+        0, SSE_WIRE_CLOSE, SSE_WIRE_ALL, SSE_WIRE_CLOSE | SSE_WIRE_ALL,
+    };
+
+    cr_expect_eq(SSE_WIRE_DELIVER_HEAD, 19);
+    for (size_t i = 0; i < NDELIVER; i++) {
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+            for (size_t k = 0; k < NIDS; k++) {
+                struct sse_wire_deliver d = {
+                    flags[f], deliver_ids[k].instance, deliver_ids[k].seq,
+                    NULL, 0,
+                };
+                struct sse_buf want, b;
+
+                encode_deliver(flags[f], deliver_ids[k].instance,
+                               deliver_ids[k].seq, &deliver_events[i],
+                               &want);
+                sse_buf_init(&b, 0);
+                cr_assert_eq(sse_wire_deliver_head(&d, &b), 0);
+                cr_expect_eq(sse_buf_len(&b), SSE_WIRE_DELIVER_HEAD,
+                             "event %zu flags %u ids %zu: head length", i,
+                             flags[f], k);
+                cr_assert_eq(sse_event_encode(&deliver_events[i], &b), 0);
+                cr_expect(bytes_eq(sse_buf_head(&b), sse_buf_len(&b),
+                                   sse_buf_head(&want), sse_buf_len(&want)),
+                          "event %zu flags %u ids %zu: bytes differ", i,
+                          flags[f], k);
+                sse_buf_free(&want);
+                sse_buf_free(&b);
+            }
+        }
+    }
+}
+
+Test(sse_wire, deliver_head_refuses_unknown_flags_and_a_full_buffer)
+{
+    struct sse_wire_deliver d = { 0x04, 7, 8, NULL, 0 };
+    struct sse_buf b;
+
+    sse_buf_init(&b, 0);
+    cr_expect_eq(sse_wire_deliver_head(&d, &b), -1, "flag 0x04 accepted");
+    d.flags = 0x80;
+    cr_expect_eq(sse_wire_deliver_head(&d, &b), -1, "flag 0x80 accepted");
+    cr_expect_eq(sse_buf_len(&b), 0);
+    sse_buf_free(&b);
+    d.flags = SSE_WIRE_CLOSE;
+    sse_buf_init(&b, SSE_WIRE_DELIVER_HEAD - 1);
+    cr_expect_eq(sse_wire_deliver_head(&d, &b), -1, "over the ceiling");
+    cr_expect_eq(sse_buf_len(&b), 0);
+    sse_buf_free(&b);
+}
+
 Test(sse_wire, deliver_round_trips_flags_numbers_and_bytes)
 {
     static const unsigned flags[] = {
