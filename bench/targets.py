@@ -82,6 +82,9 @@ PUSHPIN_CONF = "/etc/pushpin/pushpin.conf"
 PUSHPIN_PUSH = os.path.join(HERE, "pushpin-push")
 
 
+LIGHTTPD_PROCS = 2      # server.max-worker: one per core, as lighttpd.conf
+
+
 def free_port():
     """A TCP port of 127.0.0.1 that was free a moment ago."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -696,9 +699,11 @@ class Ours(Target):
         # accepting: further clients wait in the listen backlog, unrefused.
         self.max_fds = fd_hard_limit()
         self.max_conns = (self.max_fds * 9 // 10 - 32) // 2
-        # a stream whose client left (our start-up probe) holds its slot
-        # until lighttpd next writes to it (a heartbeat)
-        self.max_streams = self.max_conns - 16
+        # Both lighttpd processes (server.max-worker 2, as lighttpd.conf)
+        # have these limits each: one that is full stops accepting and the
+        # other takes the rest. A stream whose client left (our start-up
+        # probe) holds its slot until lighttpd next writes to it.
+        self.max_streams = LIGHTTPD_PROCS * self.max_conns - 32
         if self.workdir:
             self.port = free_port()
             self.rundir = os.path.join(self.workdir, "run")
@@ -751,8 +756,10 @@ server.errorlog      = {errorlog}
 # nothing per request either)
 server.modules = ("mod_fastcgi")
 server.stream-response-body = 2
-# as lighttpd.conf: 1 KiB chunks, not 8 KiB, for small events
+# as lighttpd.conf: 1 KiB chunks, not 8 KiB, for small events; a lighttpd
+# process per core
 server.chunkqueue-chunk-sz = 1024
+server.max-worker = {procs}
 # 2 fds per stream (client, worker); max-fds is capped by the hard fd
 # limit ({max_fds} here) and lighttpd stops accepting at 90 % of max-fds:
 # max-connections (at most max-fds/2) = (0.9 * max-fds - 32) / 2
@@ -764,6 +771,7 @@ fastcgi.server = ("/sse" => ((
     "bin-path"        => {fcgi},
     "max-procs"       => 2,
     "check-local"     => "disable",
+    "listen-backlog"  => 4096,
     "bin-environment" => (
         "SSE_RUNDIR"      => {rundir},
         "SSE_HEARTBEAT"   => "{heartbeat}",
@@ -780,7 +788,7 @@ fastcgi.server = ("/sse" => ((
            max_conns=self.max_conns,
            sock=q(os.path.join(self.rundir, "fcgi.sock")),
            fcgi=q(self.bin["sse-fcgi"]), rundir=q(self.rundir),
-           heartbeat=self.heartbeat)
+           heartbeat=self.heartbeat, procs=LIGHTTPD_PROCS)
 
     def _start(self):
         os.makedirs(self.rundir, exist_ok=True)
