@@ -81,6 +81,15 @@ sse_record_stdout(struct sse_buf *out, unsigned request_id, const void *data,
     return 0;
 }
 
+size_t
+sse_record_stdout_header(unsigned char *hdr, unsigned request_id, size_t len)
+{
+    assert(request_id <= UINT16_MAX);
+    assert(len > 0 && len <= SSE_RECORD_CONTENT_MAX);
+    header(hdr, FCGI_STDOUT, request_id, len);
+    return SSE_RECORD_HEADER;
+}
+
 int
 sse_record_end(struct sse_buf *out, unsigned request_id, unsigned app_status)
 {

@@ -26,6 +26,12 @@ size_t sse_record_stdout_len(size_t n);
 int sse_record_stdout(struct sse_buf *out, unsigned request_id,
                       const void *data, size_t n);
 
+/* Write the header of one FCGI_STDOUT record for request_id and len
+ * content bytes (1 to SSE_RECORD_CONTENT_MAX) to hdr, for a caller that
+ * sends the content from elsewhere (writev). Returns SSE_RECORD_HEADER. */
+size_t sse_record_stdout_header(unsigned char *hdr, unsigned request_id,
+                                size_t len);
+
 /* Append the end of a response: an empty FCGI_STDOUT record, then
  * FCGI_END_REQUEST with app_status and FCGI_REQUEST_COMPLETE. Returns 0 or -1
  * as sse_record_stdout. */

@@ -42,6 +42,10 @@ struct sse_stream {
     int                   blocking;    /* out_fd cannot be polled: a file */
     uint32_t              events;      /* epoll events registered now */
     struct sse_buf        out;         /* framed bytes not yet written */
+    const char           *lent;        /* bytes queued without a copy, after
+                                          out (which is then empty); see
+                                          sse_stream_lend */
+    size_t                lent_len;
     int64_t               opened_ms;   /* monotonic times */
     int64_t               last_queued_ms; /* for heartbeats */
     int64_t               deadline_ms; /* end the stream then; 0: never */
@@ -87,13 +91,23 @@ void sse_stream_destroy(struct sse_stream **sp);
  * -1 if the queue would pass its ceiling (nothing is queued). */
 int sse_stream_write(struct sse_stream *s, const void *p, size_t n);
 
+/* Queue p[0..n) as sse_stream_write does, but without copying it when
+ * nothing else is queued: the next sse_stream_flush writes it from p, and
+ * copies what the socket did not take. The caller keeps p valid until then;
+ * anything queued before that flush copies the lent bytes first. So one
+ * event received from the broker reaches every stream of its key with no
+ * allocation or copy per stream, as long as their sockets keep up.
+ * Returns 0, or -1 if the queue would pass its ceiling (nothing queued). */
+int sse_stream_lend(struct sse_stream *s, const void *p, size_t n);
+
 /* Queue the end of the response (FastCGI: empty STDOUT and END_REQUEST)
  * regardless of the ceiling, and move to ENDING. */
 void sse_stream_end(struct sse_stream *s);
 
-/* Write queued bytes until the queue is empty or the fd would block.
- * Returns 0 when the queue is empty, 1 when bytes remain, -1 on a write
- * error (errno set; EPIPE or ECONNRESET mean the peer left). */
+/* Write queued bytes until the queue is empty or the fd would block; lent
+ * bytes the fd does not take are copied into the queue, so none are left
+ * lent afterwards. Returns 0 when the queue is empty, 1 when bytes remain,
+ * -1 on a write error (errno set; EPIPE or ECONNRESET mean the peer left). */
 int sse_stream_flush(struct sse_stream *s);
 
 #endif /* SSE_STREAM_H */

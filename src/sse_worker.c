@@ -5,7 +5,11 @@
  * thread hands over new requests, a signalfd, and the ZeroMQ SUB socket's
  * notification fd. Each turn of the loop reads what arrived, routes events
  * from the broker to the streams of their key, then writes every stream that
- * got output once, so a burst of events costs one write per stream. Once a
+ * got output once, so a burst of events costs one write per stream. A
+ * stream with nothing else queued writes an event straight from the
+ * broker's message (sse_stream_lend), which is held until then: fanning an
+ * event out to thousands of streams copies or allocates nothing per stream
+ * unless a socket cannot take it at once. Once a
  * second a sweep sends heartbeats, ends streams whose lifetime is over and
  * drops those that would not drain.
  */
@@ -87,6 +91,11 @@ struct worker {
     size_t             nstreams;
     size_t             nopen;       /* streams counted (--max-streams) */
     struct sse_stream *dirty;       /* streams with output to write */
+    zmq_msg_t          held[ZMQ_BATCH]; /* this turn's messages from the
+                                        broker: streams write events from
+                                        them, and they are closed once the
+                                        streams are flushed */
+    size_t             nheld;
     struct sse_stream *dead;        /* DONE streams, freed after the turn */
     int64_t            now;         /* monotonic ms at the start of a turn */
     int64_t            next_sweep;
@@ -431,10 +440,12 @@ static int
 queue(struct worker *w, struct sse_stream *s, const void *p, size_t n)
 {
     /* A burst can pass the ceiling within one turn of the loop while the
-     * client reads well: write out what the socket takes before judging. */
-    if (sse_stream_write(s, p, n) != 0 &&
+     * client reads well: write out what the socket takes before judging.
+     * p stays valid until the streams are flushed (a message held for the
+     * turn, or static), so it is lent rather than copied. */
+    if (sse_stream_lend(s, p, n) != 0 &&
         (s->blocking || sse_stream_flush(s) < 0 ||
-         sse_stream_write(s, p, n) != 0)) {
+         sse_stream_lend(s, p, n) != 0)) {
         log_warnx("stream=%" PRIu64 " queue over %zu bytes, dropping client",
                   s->id, s->out.max);
         stream_kill(w, s, "queue full");
@@ -971,12 +982,13 @@ dispatch(struct worker *w, const char *topic, size_t tlen, const char *body,
     }
 }
 
-/* Take up to ZMQ_BATCH events. Returns 1 if more may be waiting. */
+/* Take up to ZMQ_BATCH events. Their bodies stay held (streams write
+ * from them) until release_held. Returns 1 if more may be waiting. */
 static int
 drain_broker(struct worker *w)
 {
-    for (int i = 0; i < ZMQ_BATCH; i++) {
-        zmq_msg_t topic, body;
+    while (w->nheld < ZMQ_BATCH) {
+        zmq_msg_t topic, *body = &w->held[w->nheld];
         int complete;
 
         zmq_msg_init(&topic);
@@ -990,23 +1002,33 @@ drain_broker(struct worker *w)
                 log_warnx("receiving from the broker: %s", zmq_strerror(err));
             return 0;
         }
-        zmq_msg_init(&body);
+        zmq_msg_init(body);
         /* The frames of one message arrive together. */
         complete = zmq_msg_more(&topic) &&
-            zmq_msg_recv(&body, w->sub, ZMQ_DONTWAIT) >= 0;
-        if (complete && !zmq_msg_more(&body)) {
+            zmq_msg_recv(body, w->sub, ZMQ_DONTWAIT) >= 0;
+        if (complete && !zmq_msg_more(body)) {
             dispatch(w, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                     zmq_msg_data(&body), zmq_msg_size(&body));
+                     zmq_msg_data(body), zmq_msg_size(body));
+            w->nheld++;
         } else {
             log_warnx("malformed message from the broker, ignored");
-            while (zmq_msg_more(&body) &&
-                   zmq_msg_recv(&body, w->sub, ZMQ_DONTWAIT) >= 0)
+            while (zmq_msg_more(body) &&
+                   zmq_msg_recv(body, w->sub, ZMQ_DONTWAIT) >= 0)
                 ;
+            zmq_msg_close(body);
         }
-        zmq_msg_close(&body);
         zmq_msg_close(&topic);
     }
     return 1;
+}
+
+/* Close the messages drain_broker held; every stream has been flushed
+ * since, so none still writes from them. */
+static void
+release_held(struct worker *w)
+{
+    while (w->nheld > 0)
+        zmq_msg_close(&w->held[--w->nheld]);
 }
 
 /* ---- timers and signals -------------------------------------------------- */
@@ -1259,6 +1281,7 @@ run(struct worker *w)
          * every turn, since subscribing can swallow that signal. */
         more = drain_broker(w);
         flush_dirty(w);
+        release_held(w);
         if (w->now >= w->next_report) {
             send_report(w);
             w->next_report = w->now + REPORT_MS;
