@@ -669,7 +669,12 @@ open_stream(struct worker *w, struct sse_request *r)
                        fcgi ? r->fd : STDOUT_FILENO, r->request_id,
                        w->cfg->queue_max);
     s->opened_ms = s->last_queued_ms = w->now;
-    set_nonblock(s->out_fd, 1);
+    /* A FastCGI socket from accept() has no other status flag to keep: one
+     * fcntl instead of two. Stdout (CGI) may be O_APPEND. */
+    if (fcgi)
+        (void)fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+    else
+        set_nonblock(s->out_fd, 1);
     ev.events = s->events = fcgi ? EPOLLIN | EPOLLRDHUP : 0;
     ev.data.ptr = s;
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->out_fd, &ev) != 0) {
@@ -726,10 +731,16 @@ open_stream(struct worker *w, struct sse_request *r)
 static void
 on_notify(struct worker *w)
 {
-    struct sse_request *r;
+    struct sse_request *rs[64];
+    ssize_t n;
 
-    while (read(w->notify_fd, &r, sizeof(r)) == (ssize_t)sizeof(r))
-        open_stream(w, r);
+    /* Pointers are written whole (8 bytes, atomic on a pipe), so reads
+     * return whole ones; a short read means the pipe is empty for now. */
+    do {
+        n = read(w->notify_fd, rs, sizeof(rs));
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(rs[0]); i++)
+            open_stream(w, rs[i]);
+    } while (n == (ssize_t)sizeof(rs));
 }
 
 /* Read and discard what the web server sends after the parameters (the
