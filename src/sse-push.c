@@ -297,6 +297,15 @@ read_stdin(char **out, size_t max)
     return len;
 }
 
+/* --lines input line `line` cannot be sent: the lines before it stay
+ * published, so see them acknowledged, then exit 65 naming it. */
+static void __attribute__((noreturn))
+refuse_line(struct push *p, unsigned long line, const char *reason)
+{
+    wait_acks(p, 0);
+    die(EX_DATAERR, "line %lu: %s", line, reason);
+}
+
 static void
 check_data(struct push *p, const char *data, size_t len, unsigned long line)
 {
@@ -304,11 +313,8 @@ check_data(struct push *p, const char *data, size_t len, unsigned long line)
 
     if (reason == NULL)
         return;
-    if (line > 0) {
-        /* The lines before stay published: see them acknowledged first. */
-        wait_acks(p, 0);
-        die(EX_DATAERR, "line %lu: %s", line, reason);
-    }
+    if (line > 0)
+        refuse_line(p, line, reason);
     die(EX_DATAERR, "%s", reason);
 }
 
@@ -322,14 +328,10 @@ push_line(struct push *p, const char *s, size_t len, unsigned long line)
         const char *sp = memchr(s, ' ', len);
         const char *reason;
 
-        if (sp == NULL) {
-            wait_acks(p, 0);
-            die(EX_DATAERR, "line %lu: no space after the key", line);
-        }
-        if ((reason = sse_key_check(s, (size_t)(sp - s))) != NULL) {
-            wait_acks(p, 0);
-            die(EX_DATAERR, "line %lu: %s", line, reason);
-        }
+        if (sp == NULL)
+            refuse_line(p, line, "no space after the key");
+        if ((reason = sse_key_check(s, (size_t)(sp - s))) != NULL)
+            refuse_line(p, line, reason);
         p->m.key = s;
         p->m.key_len = (size_t)(sp - s);
         len -= (size_t)(sp - s) + 1;
