@@ -1,31 +1,20 @@
 /*
- * sse_accept: the FastCGI accept thread and the CGI request.
- *
- * libfcgi's reads and writes block. Accepting a request and reading its
- * parameters only waits on the web server, which sends them at once, so
- * that part runs here on its own thread with libfcgi. The connection is
- * then taken over: its fd is kept, libfcgi's request is freed without
- * closing it, and the event loop writes the response itself.
+ * sse_accept: a request from FastCGI parameters or from the CGI
+ * environment, and which FastCGI peers may connect.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcgiapp.h>
-#include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 #include "sse_accept.h"
+#include "sse_fcgi_in.h"
 #include "sse_log.h"
 #include "sse_xmalloc.h"
-
-struct acceptor {
-    int listen_fd;
-    int notify_fd;
-};
 
 void
 sse_request_free(struct sse_request **rp)
@@ -79,37 +68,6 @@ field(struct sse_request *r, size_t i)
     return (char **)(void *)((char *)r + params[i].field);
 }
 
-/* A request with what it needs from "NAME=value" strings: one pass over
- * them, rather than a scan of all of them per name (FCGX_GetParam, which
- * cost more than the rest of accepting a request). The first of a name
- * wins, as with FCGX_GetParam and getenv. */
-static struct sse_request *
-request_from(char *const *envp)
-{
-    struct sse_request *r = xcalloc(1, sizeof(*r));
-    size_t found = 0;
-
-    r->fd = -1;
-    for (; envp != NULL && *envp != NULL && found < NPARAMS; envp++) {
-        const char *eq = strchr(*envp, '=');
-        size_t len;
-
-        if (eq == NULL)
-            continue;
-        len = (size_t)(eq - *envp);
-        for (size_t i = 0; i < NPARAMS; i++)
-            if (params[i].len == len && *field(r, i) == NULL &&
-                memcmp(*envp, params[i].name, len) == 0) {
-                *field(r, i) = xstrdup(eq + 1);
-                found++;
-                break;
-            }
-    }
-    if (r->method == NULL)
-        r->method = xstrdup("GET");
-    return r;
-}
-
 struct sse_request *
 sse_request_from_env(void)
 {
@@ -123,64 +81,71 @@ sse_request_from_env(void)
     return r;
 }
 
-static void *
-accept_loop(void *arg)
+/* Keep one parameter if it is one a request needs. */
+static void
+take_param(const char *name, size_t nlen, const char *value, size_t vlen,
+           void *arg)
 {
-    struct acceptor *a = arg;
-    unsigned failures = 0;
+    struct sse_request *r = arg;
 
-    for (;;) {
-        FCGX_Request fr;
-        struct sse_request *r;
-        int rc;
-
-        if (FCGX_InitRequest(&fr, a->listen_fd, 0) != 0)
-            fatalx("FCGX_InitRequest failed");
-        rc = FCGX_Accept_r(&fr);
-        if (rc < 0) {
-            /* Out of fds and the like pass; back off instead of spinning. */
-            struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-            errno = -rc;
-            if (failures++ % 100 == 0)
-                log_warn("FastCGI accept failed");
-            FCGX_Free(&fr, 1);
-            nanosleep(&ts, NULL);
-            continue;
+    for (size_t i = 0; i < NPARAMS; i++)
+        if (params[i].len == nlen && *field(r, i) == NULL &&
+            memcmp(name, params[i].name, nlen) == 0) {
+            *field(r, i) = xstrndup(value, vlen);
+            return;
         }
-        failures = 0;
-        r = request_from(fr.envp);
-        r->request_id = (unsigned)fr.requestId;
-        /* Take the connection over: libfcgi frees its request state but
-         * leaves the fd open, and never touches it again. */
-        r->fd = fr.ipcFd;
-        FCGX_Free(&fr, 0);
-        if (write(a->notify_fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
-            fatal("handing a request to the event loop");
+}
+
+struct sse_request *
+sse_request_from_fcgi(const struct sse_fcgi_in *in, int fd)
+{
+    struct sse_request *r = xcalloc(1, sizeof(*r));
+
+    sse_fcgi_in_params(in, take_param, r);
+    if (r->method == NULL)
+        r->method = xstrdup("GET");
+    r->request_id = in->request_id;
+    r->fd = fd;
+    return r;
+}
+
+/* Is addr (text) one of the comma-separated list? */
+static int
+listed(const char *list, const char *addr)
+{
+    size_t alen = strlen(addr);
+
+    for (const char *p = list; *p != '\0';) {
+        size_t n;
+
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,");
+        if (n == alen && memcmp(p, addr, n) == 0)
+            return 1;
+        p += n;
     }
-    return NULL;
+    return 0;
 }
 
 int
-sse_accept_start(int listen_fd, int notify_fd)
+sse_accept_peer_ok(int fd, const char *allowed)
 {
-    struct acceptor *a = xmalloc(sizeof(*a));
-    pthread_attr_t attr;
-    pthread_t tid;
-    int rc;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN];
+    const void *a;
 
-    a->listen_fd = listen_fd;
-    a->notify_fd = notify_fd;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* The thread needs little stack; keep the worker small. */
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    rc = pthread_create(&tid, &attr, accept_loop, a);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        free(a);
-        errno = rc;
-        return -1;
-    }
-    return 0;
+    if (allowed == NULL)
+        return 1;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else
+        return 1;   /* a unix socket: its file's permissions decide */
+    if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)) == NULL)
+        return 0;
+    return listed(allowed, addr);
 }

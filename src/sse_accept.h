@@ -1,10 +1,10 @@
 /*
  * sse_accept: requests as the worker's event loop receives them.
  *
- * Under FastCGI a thread accepts connections with libfcgi, which reads the
- * request's parameters, then hands the connection over to the event loop:
- * from then on the loop alone writes to it, without libfcgi, so that no
- * write can block. Under CGI the one request comes from the environment.
+ * Under FastCGI the event loop accepts connections and reads each
+ * request's parameters itself (sse_fcgi_in), without blocking, and writes
+ * the response on the same non-blocking socket. Under CGI the one request
+ * comes from the environment.
  */
 #ifndef SSE_ACCEPT_H
 #define SSE_ACCEPT_H
@@ -28,10 +28,16 @@ void sse_request_free(struct sse_request **rp);
 /* The CGI request, from the process environment. The caller owns it. */
 struct sse_request *sse_request_from_env(void);
 
-/* Start a detached thread that accepts FastCGI requests on listen_fd
- * forever and writes each as a struct sse_request pointer to notify_fd
- * (the write end of a pipe); the reader owns them. FCGX_Init must have been
- * called. Returns 0, or -1 if the thread could not be started. */
-int sse_accept_start(int listen_fd, int notify_fd);
+struct sse_fcgi_in;
+
+/* The request of a FastCGI connection fd whose parameters in has read
+ * whole (SSE_FCGI_IN_DONE). The caller owns it; it keeps fd. */
+struct sse_request *sse_request_from_fcgi(const struct sse_fcgi_in *in,
+                                          int fd);
+
+/* May the FastCGI peer on fd connect? allowed is FCGI_WEB_SERVER_ADDRS
+ * (comma-separated addresses, as libfcgi reads it) or NULL for anyone.
+ * TCP peers must be listed; unix-socket peers always may. Returns 1 or 0. */
+int sse_accept_peer_ok(int fd, const char *allowed);
 
 #endif /* SSE_ACCEPT_H */

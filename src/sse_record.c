@@ -1,9 +1,9 @@
 /*
  * sse_record: encode the FastCGI 1.0 records of a streaming response.
  *
- * Once libfcgi has read a request's parameters, the worker writes the rest
- * of the response on its own non-blocking socket, so it needs the record
- * bytes in a buffer rather than behind libfcgi's blocking streams. Only the
+ * The worker writes every response on a non-blocking socket, so it needs
+ * the record bytes in a buffer rather than behind libfcgi's blocking
+ * streams. Only the
  * two record types a responder sends are here: FCGI_STDOUT, split at the
  * 16-bit content length, and FCGI_END_REQUEST. No padding is sent; the
  * protocol only recommends 8-byte alignment.

@@ -1,8 +1,8 @@
 /*
  * sse_record: FastCGI records for the streaming phase.
  *
- * libfcgi accepts a request and reads its parameters; after that the worker
- * writes the response itself on a non-blocking socket, so that one slow
+ * The worker reads a request's parameters (sse_fcgi_in) and writes the
+ * response itself on a non-blocking socket, so that one slow
  * client never stalls the others. A response is a series of FCGI_STDOUT
  * records (8-byte header, up to 65535 content bytes, no padding), an empty
  * FCGI_STDOUT record, and FCGI_END_REQUEST.

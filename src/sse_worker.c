@@ -1,9 +1,11 @@
 /*
  * sse_worker: the event loop that holds every stream of a worker process.
  *
- * One epoll set watches the streams' sockets, the pipe on which the accept
- * thread hands over new requests, a signalfd, and the ZeroMQ SUB socket's
- * notification fd. Each turn of the loop reads what arrived, routes events
+ * One epoll set watches the FastCGI listening socket, connections whose
+ * request is still arriving, the streams' sockets, a signalfd, and the
+ * ZeroMQ SUB socket's notification fd. Accepting and reading requests here,
+ * rather than on a thread of libfcgi's, costs a new stream no hand-over
+ * between threads and no blocking read. Each turn of the loop reads what arrived, routes events
  * from the broker to the streams of their key, then writes every stream that
  * got output once, so a burst of events costs one write per stream. A
  * stream with nothing else queued writes an event straight from the
@@ -38,6 +40,7 @@
 #include "sse_config.h"
 #include "sse_cors.h"
 #include "sse_curve.h"
+#include "sse_fcgi_in.h"
 #include "sse_hub.h"
 #include "sse_key.h"
 #include "sse_log.h"
@@ -56,6 +59,10 @@
 #define ASK_MS     2000    /* ask the broker again after this long */
 #define ID_BUCKETS 8192    /* the table of streams by id */
 #define REPORT_MS  2000    /* how often the broker hears our counts */
+#define ACCEPT_BATCH 256   /* connections accepted before looking elsewhere */
+#define PENDING_MS 10000   /* a request's parameters must arrive by then */
+#define PARAMS_MAX (256 * 1024) /* FastCGI parameters of one request */
+#define PAUSE_MS   100     /* stop accepting this long when out of fds */
 
 static const char hdr_stream[] =
     "Status: 200 OK\r\n"
@@ -68,8 +75,22 @@ static const char comment_ping[] = ": ping\n\n";
  * can fetch its state again. */
 static const char event_missed[] = "event: missed\ndata: \n\n";
 
-/* epoll tags for the fds that are not streams */
-static char tag_notify, tag_zmq, tag_signal;
+/* epoll tags for the fds that are not streams (compared first: a char may
+ * sit at an odd address). A connection whose request is still arriving is
+ * tagged with its address + 1 (PENDING); streams and pendings come from
+ * malloc, so their addresses are even. */
+static char tag_listen, tag_zmq, tag_signal;
+
+#define PENDING 1u
+
+/* A FastCGI connection whose parameters have not all arrived. */
+struct pending {
+    int             fd;
+    int             watched;    /* in the epoll set */
+    int64_t         since;
+    struct sse_fcgi_in in;
+    struct pending *prev, *next;
+};
 
 struct worker {
     const struct sse_worker_config *cfg;
@@ -84,7 +105,10 @@ struct worker {
     struct sse_stream *by_id[ID_BUCKETS];
     int64_t            next_report;
     uint32_t           report_keys;  /* keys in the report being built */
-    int                notify_fd;   /* new requests, or -1 */
+    int                listen_fd;   /* FastCGI connections, or -1 */
+    int64_t            accept_resume; /* accepting paused until; 0: not */
+    const char        *web_server_addrs; /* FCGI_WEB_SERVER_ADDRS */
+    struct pending    *pending;
     int                sig_fd;
     struct sse_hub    *hub;
     struct sse_stream *streams;     /* every stream not yet DONE */
@@ -669,11 +693,8 @@ open_stream(struct worker *w, struct sse_request *r)
                        fcgi ? r->fd : STDOUT_FILENO, r->request_id,
                        w->cfg->queue_max);
     s->opened_ms = s->last_queued_ms = w->now;
-    /* A FastCGI socket from accept() has no other status flag to keep: one
-     * fcntl instead of two. Stdout (CGI) may be O_APPEND. */
-    if (fcgi)
-        (void)fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-    else
+    /* A FastCGI socket comes non-blocking from accept4. */
+    if (!fcgi)
         set_nonblock(s->out_fd, 1);
     ev.events = s->events = fcgi ? EPOLLIN | EPOLLRDHUP : 0;
     ev.data.ptr = s;
@@ -728,19 +749,164 @@ open_stream(struct worker *w, struct sse_request *r)
     mark_dirty(w, s);
 }
 
-static void
-on_notify(struct worker *w)
-{
-    struct sse_request *rs[64];
-    ssize_t n;
+/* ---- accepting FastCGI requests ---------------------------------------- */
 
-    /* Pointers are written whole (8 bytes, atomic on a pipe), so reads
-     * return whole ones; a short read means the pipe is empty for now. */
-    do {
-        n = read(w->notify_fd, rs, sizeof(rs));
-        for (ssize_t i = 0; i < n / (ssize_t)sizeof(rs[0]); i++)
-            open_stream(w, rs[i]);
-    } while (n == (ssize_t)sizeof(rs));
+static void
+pending_drop(struct worker *w, struct pending *p, int close_fd)
+{
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        w->pending = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    if (p->watched && close_fd == 0)
+        (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, p->fd, NULL);
+    if (close_fd)
+        close(p->fd);
+    sse_fcgi_in_free(&p->in);
+    free(p);
+}
+
+/* Send what the request reader answered (management records, an unknown
+ * role): a few bytes to a socket nothing else has been written to, so a
+ * write that does not take them all means the web server is gone. */
+static void
+pending_reply(struct pending *p)
+{
+    size_t n = sse_buf_len(&p->in.reply);
+
+    if (n > 0 && write(p->fd, sse_buf_head(&p->in.reply), n) != (ssize_t)n)
+        log_debug("FastCGI reply not sent");
+    sse_buf_clear(&p->in.reply);
+}
+
+/* Read what a connection has. Once its parameters are whole, it becomes a
+ * stream; a connection that is not a FastCGI request, or that closes
+ * first, is closed. */
+static void
+pending_read(struct worker *w, struct pending *p)
+{
+    char buf[16384];
+    const char *why = NULL;
+    int st = SSE_FCGI_IN_MORE;
+
+    while (st == SSE_FCGI_IN_MORE) {
+        ssize_t n = read(p->fd, buf, sizeof(buf));
+
+        if (n > 0) {
+            st = sse_fcgi_in_feed(&p->in, buf, (size_t)n, &why);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0)
+            log_warn("reading a FastCGI request");
+        pending_drop(w, p, 1);
+        return;
+    }
+    pending_reply(p);
+    if (st == SSE_FCGI_IN_MORE) {
+        struct epoll_event ev = {
+            .events = EPOLLIN | EPOLLRDHUP,
+            .data.ptr = (char *)p + PENDING,
+        };
+
+        if (!p->watched && epoll_ctl(w->ep, EPOLL_CTL_ADD, p->fd, &ev) != 0) {
+            log_warn("epoll_ctl for a FastCGI connection");
+            pending_drop(w, p, 1);
+            return;
+        }
+        p->watched = 1;
+        return;
+    }
+    if (st == SSE_FCGI_IN_BAD) {
+        log_warnx("FastCGI connection closed: %s", why);
+        pending_drop(w, p, 1);
+        return;
+    }
+    {
+        struct sse_request *r = sse_request_from_fcgi(&p->in, p->fd);
+
+        pending_drop(w, p, 0);
+        open_stream(w, r);
+    }
+}
+
+static void
+pause_accepting(struct worker *w)
+{
+    (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL);
+    w->accept_resume = w->now + PAUSE_MS;
+}
+
+static void
+on_listen(struct worker *w)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(w->listen_fd, NULL, NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct pending *p;
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* Out of fds or memory: streams ending will free some. */
+            log_warn("FastCGI accept failed; pausing %d ms", PAUSE_MS);
+            pause_accepting(w);
+            return;
+        }
+        if (!sse_accept_peer_ok(fd, w->web_server_addrs)) {
+            log_warnx("FastCGI connection refused: peer not in "
+                      "FCGI_WEB_SERVER_ADDRS");
+            close(fd);
+            continue;
+        }
+        p = xcalloc(1, sizeof(*p));
+        p->fd = fd;
+        p->since = w->now;
+        sse_fcgi_in_init(&p->in, PARAMS_MAX);
+        p->next = w->pending;
+        if (w->pending != NULL)
+            w->pending->prev = p;
+        w->pending = p;
+        /* The web server writes the request as it connects: usually it is
+         * here already. */
+        pending_read(w, p);
+    }
+}
+
+static void
+resume_accepting(struct worker *w)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_listen };
+
+    if (w->accept_resume == 0 || w->now < w->accept_resume)
+        return;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->listen_fd, &ev) != 0) {
+        log_warn("epoll_ctl for the FastCGI socket");
+        w->accept_resume = w->now + PAUSE_MS;
+        return;
+    }
+    w->accept_resume = 0;
+}
+
+/* Close connections that never sent a whole request. */
+static void
+sweep_pending(struct worker *w)
+{
+    for (struct pending *p = w->pending, *next; p != NULL; p = next) {
+        next = p->next;
+        if (w->now - p->since >= PENDING_MS) {
+            log_warnx("FastCGI connection closed: no whole request in %d s",
+                      PENDING_MS / 1000);
+            pending_drop(w, p, 1);
+        }
+    }
 }
 
 /* Read and discard what the web server sends after the parameters (the
@@ -1191,7 +1357,7 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
     memset(w, 0, sizeof(*w));
     w->cfg = cfg;
     w->cgi = cgi;
-    w->notify_fd = -1;
+    w->listen_fd = -1;
     w->now = sse_clock_mono_ms();
     w->next_sweep = w->now + SWEEP_MS;
     if ((w->sig_fd = take_signals()) < 0)
@@ -1242,6 +1408,8 @@ worker_free(struct worker *w)
 {
     int linger = 200;
 
+    while (w->pending != NULL)
+        pending_drop(w, w->pending, 1);
     while (w->streams != NULL)
         stream_kill(w, w->streams, "worker exit");
     w->dirty = NULL;
@@ -1272,7 +1440,10 @@ run(struct worker *w)
     int more = 0;
 
     while (!done(w)) {
-        int timeout = more ? 0 : (int)(w->next_sweep - w->now);
+        int64_t until = w->accept_resume != 0 &&
+            w->accept_resume < w->next_sweep ? w->accept_resume :
+            w->next_sweep;
+        int timeout = more ? 0 : (int)(until - w->now);
         int n = epoll_wait(w->ep, evs, 256, timeout < 0 ? 0 : timeout);
 
         if (n < 0 && errno != EINTR)
@@ -1281,11 +1452,16 @@ run(struct worker *w)
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;
 
-            if (tag == &tag_notify)
-                on_notify(w);
+            if (tag == &tag_listen)
+                on_listen(w);
             else if (tag == &tag_signal)
                 on_signal(w);
-            else if (tag != &tag_zmq)
+            else if (tag == &tag_zmq)
+                continue;
+            else if ((uintptr_t)tag & PENDING)
+                pending_read(w, (struct pending *)(void *)
+                             ((char *)tag - PENDING));
+            else
                 on_stream_event(w, tag, evs[i].events);
         }
         /* ZMQ_FD only signals a change of state; the socket is drained on
@@ -1297,8 +1473,10 @@ run(struct worker *w)
             send_report(w);
             w->next_report = w->now + REPORT_MS;
         }
+        resume_accepting(w);
         if (w->now >= w->next_sweep) {
             sweep(w);
+            sweep_pending(w);
             flush_dirty(w);
             w->next_sweep = w->now + SWEEP_MS;
         }
@@ -1310,21 +1488,19 @@ int
 sse_worker_run_fcgi(const struct sse_worker_config *cfg, int listen_fd)
 {
     struct worker w;
-    int pipefd[2];
 
     worker_init(&w, cfg, 0);
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        fatal("pipe");
-    set_nonblock(pipefd[0], 1);
-    w.notify_fd = pipefd[0];
-    add_fd(&w, w.notify_fd, &tag_notify);
-    if (sse_accept_start(listen_fd, pipefd[1]) != 0)
-        fatal("starting the accept thread");
+    /* Non-blocking: workers sharing one socket all wake for a connection
+     * and all but one find nothing to accept. */
+    if (set_nonblock(listen_fd, 1) != 0)
+        fatal("making the FastCGI socket non-blocking");
+    w.listen_fd = listen_fd;
+    w.web_server_addrs = getenv("FCGI_WEB_SERVER_ADDRS");
+    add_fd(&w, listen_fd, &tag_listen);
     log_info("worker ready pid=%ld broker=%s", (long)getpid(),
              cfg->pub_endpoint);
     run(&w);
     log_info("worker stopped");
-    /* The accept thread may be inside libfcgi; exit without joining it. */
     worker_free(&w);
     return 0;
 }

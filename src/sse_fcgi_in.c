@@ -1,0 +1,278 @@
+/*
+ * sse_fcgi_in: a FastCGI request as it arrives (FastCGI 1.0 specification,
+ * sections 3 to 5).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sse_fcgi_in.h"
+
+#define VERSION_1          1
+#define BEGIN_REQUEST      1
+#define END_REQUEST        3
+#define PARAMS             4
+#define GET_VALUES         9
+#define GET_VALUES_RESULT  10
+#define UNKNOWN_TYPE       11
+#define RESPONDER          1
+#define UNKNOWN_ROLE       3
+#define HEADER             8
+#define FEED_PIECE         4096
+
+void
+sse_fcgi_in_init(struct sse_fcgi_in *in, size_t max)
+{
+    assert(max > 0);     /* 0 would be no ceiling for sse_buf */
+    /* A record header and its padding may pass max by a little: the cap is
+     * on what a request can make us hold, not an exact byte count. */
+    sse_buf_init(&in->raw, max + HEADER + 65535 + 255);
+    sse_buf_init(&in->params, max);
+    sse_buf_init(&in->reply, 0);
+    in->request_id = 0;
+    in->begun = 0;
+    in->status = SSE_FCGI_IN_MORE;
+    in->why = NULL;
+}
+
+void
+sse_fcgi_in_free(struct sse_fcgi_in *in)
+{
+    sse_buf_free(&in->raw);
+    sse_buf_free(&in->params);
+    sse_buf_free(&in->reply);
+}
+
+static void
+put_header(struct sse_fcgi_in *in, unsigned type, unsigned id, size_t len)
+{
+    unsigned char h[HEADER] = {
+        VERSION_1, (unsigned char)type, (unsigned char)(id >> 8),
+        (unsigned char)id, (unsigned char)(len >> 8), (unsigned char)len,
+        0, 0
+    };
+
+    sse_buf_append(&in->reply, h, sizeof(h));
+}
+
+/* One name-value pair at *pp (before end): lengths of 1 byte, or 4 with
+ * the top bit set. Returns 0 and advances *pp, or -1 if it is cut short. */
+static int
+pair(const unsigned char **pp, const unsigned char *end, const char **name,
+     size_t *nlen, const char **value, size_t *vlen)
+{
+    const unsigned char *p = *pp;
+    size_t len[2];
+
+    for (int i = 0; i < 2; i++) {
+        if (p >= end)
+            return -1;
+        if (*p < 0x80) {
+            len[i] = *p++;
+        } else {
+            if (end - p < 4)
+                return -1;
+            len[i] = ((size_t)(p[0] & 0x7f) << 24) | ((size_t)p[1] << 16) |
+                ((size_t)p[2] << 8) | p[3];
+            p += 4;
+        }
+    }
+    if ((size_t)(end - p) < len[0] || (size_t)(end - p) - len[0] < len[1])
+        return -1;
+    *name = (const char *)p;
+    *nlen = len[0];
+    *value = (const char *)p + len[0];
+    *vlen = len[1];
+    *pp = p + len[0] + len[1];
+    return 0;
+}
+
+/* FCGI_GET_VALUES: answer the one variable whose value does not depend on
+ * load, FCGI_MPXS_CONNS (0: one request per connection). */
+static void
+get_values(struct sse_fcgi_in *in, const unsigned char *p, size_t n)
+{
+    static const char mpxs[] = "FCGI_MPXS_CONNS";
+    const unsigned char *end = p + n;
+    int asked = 0;
+
+    while (p < end) {
+        const char *name, *value;
+        size_t nlen, vlen;
+
+        if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
+            break;
+        if (nlen == sizeof(mpxs) - 1 && memcmp(name, mpxs, nlen) == 0)
+            asked = 1;
+    }
+    put_header(in, GET_VALUES_RESULT, 0, asked ? 2 + sizeof(mpxs) : 0);
+    if (asked) {
+        unsigned char lens[2] = { sizeof(mpxs) - 1, 1 };
+
+        sse_buf_append(&in->reply, lens, 2);
+        sse_buf_append(&in->reply, mpxs, sizeof(mpxs) - 1);
+        sse_buf_append(&in->reply, "0", 1);
+    }
+}
+
+static void
+unknown_type(struct sse_fcgi_in *in, unsigned type)
+{
+    unsigned char body[8] = { (unsigned char)type };
+
+    put_header(in, UNKNOWN_TYPE, 0, sizeof(body));
+    sse_buf_append(&in->reply, body, sizeof(body));
+}
+
+static void
+unknown_role(struct sse_fcgi_in *in, unsigned id)
+{
+    unsigned char body[8] = { 0, 0, 0, 0, UNKNOWN_ROLE };
+
+    put_header(in, END_REQUEST, id, sizeof(body));
+    sse_buf_append(&in->reply, body, sizeof(body));
+}
+
+/* Check that the parameters are whole name-value pairs. */
+static int
+params_ok(const struct sse_fcgi_in *in)
+{
+    const unsigned char *p = (const unsigned char *)sse_buf_head(&in->params);
+    const unsigned char *end;
+
+    if (p == NULL)
+        return 0;
+    end = p + sse_buf_len(&in->params);
+    while (p < end) {
+        const char *name, *value;
+        size_t nlen, vlen;
+
+        if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One whole record. Returns the status it leaves. */
+static int
+record(struct sse_fcgi_in *in, unsigned type, unsigned id,
+       const unsigned char *c, size_t n, const char **why)
+{
+    if (id == 0) {
+        if (type == GET_VALUES)
+            get_values(in, c, n);
+        else
+            unknown_type(in, type);
+        return SSE_FCGI_IN_MORE;
+    }
+    if (type == BEGIN_REQUEST && !in->begun) {
+        if (n < 8) {
+            *why = "short FCGI_BEGIN_REQUEST";
+            return SSE_FCGI_IN_BAD;
+        }
+        if (((unsigned)c[0] << 8 | c[1]) != RESPONDER) {
+            unknown_role(in, id);
+            *why = "FastCGI role is not FCGI_RESPONDER";
+            return SSE_FCGI_IN_BAD;
+        }
+        in->begun = 1;
+        in->request_id = id;
+        return SSE_FCGI_IN_MORE;
+    }
+    /* Another request on this connection, or records before the first:
+     * not ours to serve (FCGI_MPXS_CONNS is 0). */
+    if (!in->begun || id != in->request_id || type != PARAMS)
+        return SSE_FCGI_IN_MORE;
+    if (n == 0) {
+        if (params_ok(in) != 0) {
+            *why = "malformed FastCGI parameters";
+            return SSE_FCGI_IN_BAD;
+        }
+        return SSE_FCGI_IN_DONE;
+    }
+    if (sse_buf_append(&in->params, c, n) != 0) {
+        *why = "FastCGI parameters too long";
+        return SSE_FCGI_IN_BAD;
+    }
+    return SSE_FCGI_IN_MORE;
+}
+
+/* Take whole records from raw; returns the status they leave. */
+static int
+parse(struct sse_fcgi_in *in, const char **why)
+{
+    const unsigned char *h = (const unsigned char *)sse_buf_head(&in->raw);
+    size_t left = sse_buf_len(&in->raw), used = 0;
+    int st = SSE_FCGI_IN_MORE;
+
+    while (left - used >= HEADER) {
+        const unsigned char *r = h + used;
+        size_t clen = (size_t)r[4] << 8 | r[5], total = HEADER + clen + r[6];
+
+        if (r[0] != VERSION_1) {
+            *why = "not a FastCGI version 1 record";
+            st = SSE_FCGI_IN_BAD;
+            break;
+        }
+        if (left - used < total)
+            break;
+        st = record(in, r[1], (unsigned)r[2] << 8 | r[3], r + HEADER, clen,
+                    why);
+        used += total;
+        if (st != SSE_FCGI_IN_MORE)
+            break;
+    }
+    sse_buf_consume(&in->raw, used);
+    return st;
+}
+
+int
+sse_fcgi_in_feed(struct sse_fcgi_in *in, const void *p, size_t n,
+                 const char **why)
+{
+    const char *src = p;
+
+    /* A piece at a time, so that how the bytes are split into calls never
+     * changes the outcome: raw only ever holds one partial record. */
+    while (in->status == SSE_FCGI_IN_MORE && n > 0) {
+        size_t m = n < FEED_PIECE ? n : FEED_PIECE;
+
+        if (sse_buf_append(&in->raw, src, m) != 0) {
+            in->why = "FastCGI parameters too long";
+            in->status = SSE_FCGI_IN_BAD;
+            break;
+        }
+        src += m;
+        n -= m;
+        in->status = parse(in, &in->why);
+    }
+    if (in->status != SSE_FCGI_IN_MORE)
+        sse_buf_free(&in->raw);
+    if (in->status == SSE_FCGI_IN_BAD)
+        *why = in->why;
+    return in->status;
+}
+
+void
+sse_fcgi_in_params(const struct sse_fcgi_in *in,
+                   void (*fn)(const char *name, size_t nlen,
+                              const char *value, size_t vlen, void *arg),
+                   void *arg)
+{
+    const unsigned char *p = (const unsigned char *)sse_buf_head(&in->params);
+    const unsigned char *end;
+
+    if (in->status != SSE_FCGI_IN_DONE || p == NULL)
+        return;
+    end = p + sse_buf_len(&in->params);
+    while (p < end) {
+        const char *name, *value;
+        size_t nlen, vlen;
+
+        if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
+            return;
+        fn(name, nlen, value, vlen, arg);
+    }
+}
