@@ -59,7 +59,7 @@
 #define ASK_MS     2000    /* ask the broker again after this long */
 #define ID_BUCKETS 8192    /* the table of streams by id */
 #define REPORT_MS  2000    /* how often the broker hears our counts */
-#define ACCEPT_BATCH 256   /* connections accepted before looking elsewhere */
+#define ACCEPT_BATCH 16    /* connections accepted before looking elsewhere */
 #define PENDING_MS 10000   /* a request's parameters must arrive by then */
 #define PARAMS_MAX (256 * 1024) /* FastCGI parameters of one request */
 #define PAUSE_MS   100     /* stop accepting this long when out of fds */
@@ -675,8 +675,10 @@ out:
     return rc;
 }
 
+/* Open the stream of request r. watched: r->fd is in the epoll set
+ * already (as a connection whose request was arriving). */
 static void
-open_stream(struct worker *w, struct sse_request *r)
+open_stream(struct worker *w, struct sse_request *r, int watched)
 {
     int fcgi = r->fd >= 0;
     int head = strcmp(r->method, "HEAD") == 0;
@@ -698,7 +700,8 @@ open_stream(struct worker *w, struct sse_request *r)
         set_nonblock(s->out_fd, 1);
     ev.events = s->events = fcgi ? EPOLLIN | EPOLLRDHUP : 0;
     ev.data.ptr = s;
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->out_fd, &ev) != 0) {
+    if (epoll_ctl(w->ep, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->out_fd,
+                  &ev) != 0) {
         if (fcgi || errno != EPERM) {
             log_warn("epoll_ctl for a new stream");
             if (fcgi)
@@ -829,9 +832,12 @@ pending_read(struct worker *w, struct pending *p)
     }
     {
         struct sse_request *r = sse_request_from_fcgi(&p->in, p->fd);
+        int watched = p->watched;
 
+        /* The stream takes the fd over, epoll registration and all. */
+        p->watched = 0;
         pending_drop(w, p, 0);
-        open_stream(w, r);
+        open_stream(w, r, watched);
     }
 }
 
@@ -1511,7 +1517,7 @@ sse_worker_run_cgi(const struct sse_worker_config *cfg)
     struct worker w;
 
     worker_init(&w, cfg, 1);
-    open_stream(&w, sse_request_from_env());
+    open_stream(&w, sse_request_from_env(), 0);
     flush_dirty(&w);
     reap(&w);
     run(&w);
