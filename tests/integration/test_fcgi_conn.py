@@ -100,9 +100,13 @@ class Conn:
 
 
 def worker_sockets(gw):
-    socks = sorted(glob.glob(os.path.join(gw.rundir, "fcgi.sock-*")))
-    check(len(socks) == 2, "two worker sockets: %r" % socks)
-    return socks
+    """lighttpd's two worker sockets (it binds each before it spawns the
+    worker on it; the second may come a moment after the first)."""
+    def socks():
+        return sorted(glob.glob(os.path.join(gw.rundir, "fcgi.sock-*")))
+    harness.wait_until(lambda: len(socks()) == 2, harness.START_TIMEOUT)
+    check(len(socks()) == 2, "two worker sockets: %r" % socks())
+    return socks()
 
 
 def still_serving(gw, key):
