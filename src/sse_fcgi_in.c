@@ -9,18 +9,10 @@
 #include <string.h>
 
 #include "sse_fcgi_in.h"
+#include "sse_record.h"
 
-#define VERSION_1          1
-#define BEGIN_REQUEST      1
-#define END_REQUEST        3
-#define PARAMS             4
-#define GET_VALUES         9
-#define GET_VALUES_RESULT  10
-#define UNKNOWN_TYPE       11
-#define RESPONDER          1
-#define UNKNOWN_ROLE       3
-#define HEADER             8
-#define FEED_PIECE         4096
+#define HEADER     SSE_RECORD_HEADER
+#define FEED_PIECE 4096
 
 void
 sse_fcgi_in_init(struct sse_fcgi_in *in, size_t max)
@@ -28,7 +20,7 @@ sse_fcgi_in_init(struct sse_fcgi_in *in, size_t max)
     assert(max > 0);     /* 0 would be no ceiling for sse_buf */
     /* A record header and its padding may pass max by a little: the cap is
      * on what a request can make us hold, not an exact byte count. */
-    sse_buf_init(&in->raw, max + HEADER + 65535 + 255);
+    sse_buf_init(&in->raw, max + HEADER + SSE_RECORD_CONTENT_MAX + 255);
     sse_buf_init(&in->params, max);
     sse_buf_init(&in->reply, 0);
     in->request_id = 0;
@@ -43,18 +35,6 @@ sse_fcgi_in_free(struct sse_fcgi_in *in)
     sse_buf_free(&in->raw);
     sse_buf_free(&in->params);
     sse_buf_free(&in->reply);
-}
-
-static void
-put_header(struct sse_fcgi_in *in, unsigned type, unsigned id, size_t len)
-{
-    unsigned char h[HEADER] = {
-        VERSION_1, (unsigned char)type, (unsigned char)(id >> 8),
-        (unsigned char)id, (unsigned char)(len >> 8), (unsigned char)len,
-        0, 0
-    };
-
-    sse_buf_append(&in->reply, h, sizeof(h));
 }
 
 /* One name-value pair at *pp (before end): lengths of 1 byte, or 4 with
@@ -95,6 +75,8 @@ static void
 get_values(struct sse_fcgi_in *in, const unsigned char *p, size_t n)
 {
     static const char mpxs[] = "FCGI_MPXS_CONNS";
+    /* the pair FCGI_MPXS_CONNS=0: two 1-byte lengths, name, value */
+    unsigned char result[2 + sizeof(mpxs) - 1 + 1] = { sizeof(mpxs) - 1, 1 };
     const unsigned char *end = p + n;
     int asked = 0;
 
@@ -107,14 +89,11 @@ get_values(struct sse_fcgi_in *in, const unsigned char *p, size_t n)
         if (nlen == sizeof(mpxs) - 1 && memcmp(name, mpxs, nlen) == 0)
             asked = 1;
     }
-    put_header(in, GET_VALUES_RESULT, 0, asked ? 2 + sizeof(mpxs) : 0);
-    if (asked) {
-        unsigned char lens[2] = { sizeof(mpxs) - 1, 1 };
-
-        sse_buf_append(&in->reply, lens, 2);
-        sse_buf_append(&in->reply, mpxs, sizeof(mpxs) - 1);
-        sse_buf_append(&in->reply, "0", 1);
-    }
+    memcpy(result + 2, mpxs, sizeof(mpxs) - 1);
+    result[sizeof(result) - 1] = '0';
+    /* reply has no ceiling */
+    (void)sse_record_put(&in->reply, SSE_RECORD_GET_VALUES_RESULT, 0, result,
+                         asked ? sizeof(result) : 0);
 }
 
 static void
@@ -122,17 +101,17 @@ unknown_type(struct sse_fcgi_in *in, unsigned type)
 {
     unsigned char body[8] = { (unsigned char)type };
 
-    put_header(in, UNKNOWN_TYPE, 0, sizeof(body));
-    sse_buf_append(&in->reply, body, sizeof(body));
+    (void)sse_record_put(&in->reply, SSE_RECORD_UNKNOWN_TYPE, 0, body,
+                         sizeof(body));
 }
 
 static void
 unknown_role(struct sse_fcgi_in *in, unsigned id)
 {
-    unsigned char body[8] = { 0, 0, 0, 0, UNKNOWN_ROLE };
+    unsigned char body[8] = { 0, 0, 0, 0, SSE_RECORD_UNKNOWN_ROLE };
 
-    put_header(in, END_REQUEST, id, sizeof(body));
-    sse_buf_append(&in->reply, body, sizeof(body));
+    (void)sse_record_put(&in->reply, SSE_RECORD_END_REQUEST, id, body,
+                         sizeof(body));
 }
 
 /* Check that the parameters are whole name-value pairs. */
@@ -161,18 +140,18 @@ record(struct sse_fcgi_in *in, unsigned type, unsigned id,
        const unsigned char *c, size_t n, const char **why)
 {
     if (id == 0) {
-        if (type == GET_VALUES)
+        if (type == SSE_RECORD_GET_VALUES)
             get_values(in, c, n);
         else
             unknown_type(in, type);
         return SSE_FCGI_IN_MORE;
     }
-    if (type == BEGIN_REQUEST && !in->begun) {
+    if (type == SSE_RECORD_BEGIN_REQUEST && !in->begun) {
         if (n < 8) {
             *why = "short FCGI_BEGIN_REQUEST";
             return SSE_FCGI_IN_BAD;
         }
-        if (((unsigned)c[0] << 8 | c[1]) != RESPONDER) {
+        if (((unsigned)c[0] << 8 | c[1]) != SSE_RECORD_RESPONDER) {
             unknown_role(in, id);
             *why = "FastCGI role is not FCGI_RESPONDER";
             return SSE_FCGI_IN_BAD;
@@ -183,7 +162,7 @@ record(struct sse_fcgi_in *in, unsigned type, unsigned id,
     }
     /* Another request on this connection, or records before the first:
      * not ours to serve (FCGI_MPXS_CONNS is 0). */
-    if (!in->begun || id != in->request_id || type != PARAMS)
+    if (!in->begun || id != in->request_id || type != SSE_RECORD_PARAMS)
         return SSE_FCGI_IN_MORE;
     if (n == 0) {
         if (params_ok(in) != 0) {
@@ -211,7 +190,7 @@ parse(struct sse_fcgi_in *in, const char **why)
         const unsigned char *r = h + used;
         size_t clen = (size_t)r[4] << 8 | r[5], total = HEADER + clen + r[6];
 
-        if (r[0] != VERSION_1) {
+        if (r[0] != SSE_RECORD_VERSION_1) {
             *why = "not a FastCGI version 1 record";
             st = SSE_FCGI_IN_BAD;
             break;

@@ -3,9 +3,9 @@
  *
  * The worker writes every response on a non-blocking socket, so it needs
  * the record bytes in a buffer rather than behind libfcgi's blocking
- * streams. Only the
- * two record types a responder sends are here: FCGI_STDOUT, split at the
- * 16-bit content length, and FCGI_END_REQUEST. No padding is sent; the
+ * streams: FCGI_STDOUT, split at the 16-bit content length, and
+ * FCGI_END_REQUEST, plus any one record (sse_record_put) for the answers
+ * sse_fcgi_in gives to management records. No padding is sent; the
  * protocol only recommends 8-byte alignment.
  */
 #include "config.h"
@@ -17,17 +17,13 @@
 #include "sse_buf.h"
 #include "sse_record.h"
 
-#define FCGI_VERSION_1        1
-#define FCGI_END_REQUEST      3
-#define FCGI_STDOUT           6
-#define FCGI_REQUEST_COMPLETE 0
-#define END_BODY              8   /* FCGI_EndRequestBody */
+#define END_BODY 8   /* FCGI_EndRequestBody */
 
 /* Write one record header for len content bytes; returns the next byte. */
 static unsigned char *
 header(unsigned char *p, unsigned type, unsigned request_id, size_t len)
 {
-    p[0] = FCGI_VERSION_1;
+    p[0] = SSE_RECORD_VERSION_1;
     p[1] = (unsigned char)type;
     p[2] = (unsigned char)(request_id >> 8);
     p[3] = (unsigned char)request_id;
@@ -71,7 +67,7 @@ sse_record_stdout(struct sse_buf *out, unsigned request_id, const void *data,
         size_t chunk = n < SSE_RECORD_CONTENT_MAX ? n :
             SSE_RECORD_CONTENT_MAX;
 
-        p = header(p, FCGI_STDOUT, request_id, chunk);
+        p = header(p, SSE_RECORD_STDOUT, request_id, chunk);
         memcpy(p, src, chunk);
         p += chunk;
         src += chunk;
@@ -81,12 +77,29 @@ sse_record_stdout(struct sse_buf *out, unsigned request_id, const void *data,
     return 0;
 }
 
+int
+sse_record_put(struct sse_buf *out, unsigned type, unsigned request_id,
+               const void *content, size_t n)
+{
+    unsigned char *p;
+
+    assert(request_id <= UINT16_MAX && n <= SSE_RECORD_CONTENT_MAX);
+    if ((p = (unsigned char *)sse_buf_reserve(out, SSE_RECORD_HEADER + n)) ==
+        NULL)
+        return -1;
+    p = header(p, type, request_id, n);
+    if (n > 0)
+        memcpy(p, content, n);
+    sse_buf_commit(out, SSE_RECORD_HEADER + n);
+    return 0;
+}
+
 size_t
 sse_record_stdout_header(unsigned char *hdr, unsigned request_id, size_t len)
 {
     assert(request_id <= UINT16_MAX);
     assert(len > 0 && len <= SSE_RECORD_CONTENT_MAX);
-    header(hdr, FCGI_STDOUT, request_id, len);
+    header(hdr, SSE_RECORD_STDOUT, request_id, len);
     return SSE_RECORD_HEADER;
 }
 
@@ -101,13 +114,13 @@ sse_record_end(struct sse_buf *out, unsigned request_id, unsigned app_status)
     if ((p = (unsigned char *)sse_buf_reserve(out, total)) == NULL)
         return -1;
     /* The empty FCGI_STDOUT record closes the stream before the end. */
-    p = header(p, FCGI_STDOUT, request_id, 0);
-    p = header(p, FCGI_END_REQUEST, request_id, END_BODY);
+    p = header(p, SSE_RECORD_STDOUT, request_id, 0);
+    p = header(p, SSE_RECORD_END_REQUEST, request_id, END_BODY);
     p[0] = (unsigned char)(status >> 24);
     p[1] = (unsigned char)(status >> 16);
     p[2] = (unsigned char)(status >> 8);
     p[3] = (unsigned char)status;
-    p[4] = FCGI_REQUEST_COMPLETE;
+    p[4] = SSE_RECORD_REQUEST_COMPLETE;
     p[5] = p[6] = p[7] = 0;     /* reserved */
     sse_buf_commit(out, total);
     return 0;

@@ -17,6 +17,19 @@ struct sse_buf;
 #define SSE_RECORD_HEADER      8
 #define SSE_RECORD_CONTENT_MAX 65535
 
+/* FastCGI 1.0 values the worker reads (sse_fcgi_in) or writes. */
+#define SSE_RECORD_VERSION_1         1
+#define SSE_RECORD_BEGIN_REQUEST     1      /* record types */
+#define SSE_RECORD_END_REQUEST       3
+#define SSE_RECORD_PARAMS            4
+#define SSE_RECORD_STDOUT            6
+#define SSE_RECORD_GET_VALUES        9
+#define SSE_RECORD_GET_VALUES_RESULT 10
+#define SSE_RECORD_UNKNOWN_TYPE      11
+#define SSE_RECORD_RESPONDER         1      /* role */
+#define SSE_RECORD_REQUEST_COMPLETE  0      /* protocolStatus */
+#define SSE_RECORD_UNKNOWN_ROLE      3
+
 /* Number of bytes sse_record_stdout appends for n content bytes. */
 size_t sse_record_stdout_len(size_t n);
 
@@ -25,6 +38,13 @@ size_t sse_record_stdout_len(size_t n);
  * or -1 if out would pass its ceiling (out is left unchanged). */
 int sse_record_stdout(struct sse_buf *out, unsigned request_id,
                       const void *data, size_t n);
+
+/* Append one record of type for request_id carrying content[0..n) (n at
+ * most SSE_RECORD_CONTENT_MAX; n == 0 is an empty record), without
+ * padding. Returns 0, or -1 if out would pass its ceiling (out is left
+ * unchanged). */
+int sse_record_put(struct sse_buf *out, unsigned type, unsigned request_id,
+                   const void *content, size_t n);
 
 /* Write the header of one FCGI_STDOUT record for request_id and len
  * content bytes (1 to SSE_RECORD_CONTENT_MAX) to hdr, for a caller that

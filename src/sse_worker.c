@@ -5,15 +5,16 @@
  * request is still arriving, the streams' sockets, a signalfd, and the
  * ZeroMQ SUB socket's notification fd. Accepting and reading requests here,
  * rather than on a thread of libfcgi's, costs a new stream no hand-over
- * between threads and no blocking read. Each turn of the loop reads what arrived, routes events
- * from the broker to the streams of their key, then writes every stream that
- * got output once, so a burst of events costs one write per stream. A
- * stream with nothing else queued writes an event straight from the
- * broker's message (sse_stream_lend), which is held until then: fanning an
- * event out to thousands of streams copies or allocates nothing per stream
- * unless a socket cannot take it at once. Once a
- * second a sweep sends heartbeats, ends streams whose lifetime is over and
- * drops those that would not drain.
+ * between threads and no blocking read, and a web server that sends half a
+ * request holds up nobody. Each turn of the loop reads what arrived, routes
+ * events from the broker to the streams of their key, then writes every
+ * stream that got output once, so a burst of events costs one write per
+ * stream. A stream with nothing else queued writes an event straight from
+ * the broker's message (sse_stream_lend), which is held until then:
+ * fanning an event out to thousands of streams copies or allocates nothing
+ * per stream unless a socket cannot take it at once. Once a second a sweep
+ * sends heartbeats, ends streams whose lifetime is over and drops those
+ * that would not drain.
  */
 #include "config.h"
 
@@ -754,6 +755,8 @@ open_stream(struct worker *w, struct sse_request *r, int watched)
 
 /* ---- accepting FastCGI requests ---------------------------------------- */
 
+/* Forget p; close_fd 0 when its fd (and its place in the epoll set, if
+ * watched) goes on to a stream. Closing the fd takes it out of the set. */
 static void
 pending_drop(struct worker *w, struct pending *p, int close_fd)
 {
@@ -763,8 +766,6 @@ pending_drop(struct worker *w, struct pending *p, int close_fd)
         w->pending = p->next;
     if (p->next != NULL)
         p->next->prev = p->prev;
-    if (p->watched && close_fd == 0)
-        (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, p->fd, NULL);
     if (close_fd)
         close(p->fd);
     sse_fcgi_in_free(&p->in);
@@ -835,7 +836,6 @@ pending_read(struct worker *w, struct pending *p)
         int watched = p->watched;
 
         /* The stream takes the fd over, epoll registration and all. */
-        p->watched = 0;
         pending_drop(w, p, 0);
         open_stream(w, r, watched);
     }

@@ -305,3 +305,36 @@ Test(sse_record, end_is_all_or_nothing_at_the_ceiling)
     cr_expect_eq(sse_record_end(&b, 1, 0), 0, "exact fit refused");
     sse_buf_free(&b);
 }
+
+Test(sse_record, put_encodes_any_record_exactly)
+{
+    static const unsigned char want[] = {
+        1, 10, 0x01, 0x02, 0, 3, 0, 0, 'a', 'b', 'c',   /* type 10, id 258 */
+        1, 11, 0, 0, 0, 0, 0, 0,                        /* empty, id 0 */
+    };
+    struct sse_buf b;
+
+    sse_buf_init(&b, 0);
+    cr_assert_eq(sse_record_put(&b, SSE_RECORD_GET_VALUES_RESULT, 258, "abc",
+                                3), 0);
+    cr_assert_eq(sse_record_put(&b, SSE_RECORD_UNKNOWN_TYPE, 0, NULL, 0), 0);
+    cr_assert_eq(sse_buf_len(&b), sizeof(want));
+    cr_assert_arr_eq(sse_buf_head(&b), want, sizeof(want));
+    sse_buf_free(&b);
+}
+
+Test(sse_record, put_is_all_or_nothing_at_the_ceiling)
+{
+    struct sse_buf b;
+
+    for (size_t max = 1; max < 11; max++) {
+        sse_buf_init(&b, max);
+        cr_expect_eq(sse_record_put(&b, 3, 1, "abc", 3), -1, "ceiling %zu",
+                     max);
+        cr_expect_eq(sse_buf_len(&b), 0, "ceiling %zu: buffer touched", max);
+        sse_buf_free(&b);
+    }
+    sse_buf_init(&b, 11);
+    cr_expect_eq(sse_record_put(&b, 3, 1, "abc", 3), 0, "exact fit refused");
+    sse_buf_free(&b);
+}
