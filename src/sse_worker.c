@@ -121,6 +121,9 @@ struct worker {
                                         them, and they are closed once the
                                         streams are flushed */
     size_t             nheld;
+    int                zmq_due;     /* the socket may hold messages: its fd
+                                     * fired, or a send since the last
+                                     * drain may have taken that signal */
     struct sse_stream *dead;        /* DONE streams, freed after the turn */
     int64_t            now;         /* monotonic ms at the start of a turn */
     int64_t            next_sweep;
@@ -143,41 +146,51 @@ set_nonblock(int fd, int on)
 
 /* ---- subscriptions --------------------------------------------------- */
 
+/* Every message to the broker goes through here. A send lets libzmq take
+ * the commands that would have made ZMQ_FD readable, so the loop drains
+ * the socket after any send, not only when the fd fires. */
+static int
+broker_send(struct worker *w, const void *msg, size_t n)
+{
+    w->zmq_due = 1;
+    return zmq_send(w->sub, msg, n, ZMQ_DONTWAIT);
+}
+
 /* Subscribe (on 1) or unsubscribe (on 0) a topic: on an XSUB socket that
  * is a message whose first byte says which, so it travels in order with
  * the replay requests that follow it. */
 static void
-send_sub(void *sub, int on, const char *topic, size_t n)
+send_sub(struct worker *w, int on, const char *topic, size_t n)
 {
     char msg[1 + SSE_TOPIC_MAX];
 
     msg[0] = (char)on;
     memcpy(msg + 1, topic, n);
-    if (zmq_send(sub, msg, n + 1, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+    if (broker_send(w, msg, n + 1) < 0 && zmq_errno() != EAGAIN)
         log_warnx("zmq %s: %s", on ? "subscribe" : "unsubscribe",
                   zmq_strerror(zmq_errno()));
 }
 
 static void
-subscribe(void *sub, int on, const char *key, size_t len)
+subscribe(struct worker *w, int on, const char *key, size_t len)
 {
     char topic[SSE_TOPIC_MAX];
     size_t n = key != NULL ? sse_key_topic(key, len, topic)
                            : sse_key_topic_all(topic);
 
-    send_sub(sub, on, topic, n);
+    send_sub(w, on, topic, n);
 }
 
 static void
 on_first_sub(const char *key, size_t len, void *arg)
 {
-    subscribe(((struct worker *)arg)->sub, 1, key, len);
+    subscribe(arg, 1, key, len);
 }
 
 static void
 on_last_sub(const char *key, size_t len, void *arg)
 {
-    subscribe(((struct worker *)arg)->sub, 0, key, len);
+    subscribe(arg, 0, key, len);
 }
 
 static void
@@ -299,8 +312,7 @@ ask_broker(struct worker *w, struct sse_stream *s)
     s->asked_ms = w->now;
     sse_buf_clear(&w->frame);
     if (sse_wire_replay_encode(&r, &w->frame) != 0 ||
-        zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
-                 ZMQ_DONTWAIT) < 0)
+        broker_send(w, sse_buf_head(&w->frame), sse_buf_len(&w->frame)) < 0)
         log_debug("stream=%" PRIu64 " replay request not sent; will retry",
                   s->id);
 }
@@ -606,8 +618,7 @@ start_status(struct worker *w, struct sse_stream *s, struct sse_query *q)
     if (sse_wire_stats_encode((uint32_t)s->id, q->nkeys > 0 ? q->keys[0] : NULL,
                               q->nkeys > 0 ? q->key_lens[0] : 0, w->topic,
                               w->topic_len, &w->frame) != 0 ||
-        zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
-                 ZMQ_DONTWAIT) < 0)
+        broker_send(w, sse_buf_head(&w->frame), sse_buf_len(&w->frame)) < 0)
         log_debug("stats request not sent");
 }
 
@@ -1296,8 +1307,7 @@ send_report(struct worker *w)
         return;
     sse_hub_each_key(w->hub, report_key, w);
     sse_wire_report_end(&w->frame, 0, w->report_keys);
-    if (zmq_send(w->sub, sse_buf_head(&w->frame), sse_buf_len(&w->frame),
-                 ZMQ_DONTWAIT) < 0)
+    if (broker_send(w, sse_buf_head(&w->frame), sse_buf_len(&w->frame)) < 0)
         log_debug("report not sent: %s", zmq_strerror(zmq_errno()));
 }
 
@@ -1396,12 +1406,12 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
                   cfg->pub_endpoint);
     /* Broadcasts reach every stream, so every worker takes them; the
      * worker's own topic brings the broker's answers. */
-    subscribe(w->sub, 1, NULL, 0);
+    subscribe(w, 1, NULL, 0);
     if (getrandom(&w->worker_id, sizeof(w->worker_id), 0) !=
         (ssize_t)sizeof(w->worker_id))
         fatal("getrandom");
     w->topic_len = sse_key_topic_worker(w->worker_id, w->topic);
-    send_sub(w->sub, 1, w->topic, w->topic_len);
+    send_sub(w, 1, w->topic, w->topic_len);
     sse_buf_init(&w->frame, 0);
     if (zmq_getsockopt(w->sub, ZMQ_FD, &zfd, &zfdlen) != 0)
         fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(zmq_errno()));
@@ -1449,7 +1459,9 @@ run(struct worker *w)
         int64_t until = w->accept_resume != 0 &&
             w->accept_resume < w->next_sweep ? w->accept_resume :
             w->next_sweep;
-        int timeout = more ? 0 : (int)(until - w->now);
+        /* Sends after this turn's drain (a report, a sweep's asks) may
+         * have taken ZMQ_FD's signal: look again at once. */
+        int timeout = more || w->zmq_due ? 0 : (int)(until - w->now);
         int n = epoll_wait(w->ep, evs, 256, timeout < 0 ? 0 : timeout);
 
         if (n < 0 && errno != EINTR)
@@ -1463,16 +1475,20 @@ run(struct worker *w)
             else if (tag == &tag_signal)
                 on_signal(w);
             else if (tag == &tag_zmq)
-                continue;
+                w->zmq_due = 1;
             else if ((uintptr_t)tag & PENDING)
                 pending_read(w, (struct pending *)(void *)
                              ((char *)tag - PENDING));
             else
                 on_stream_event(w, tag, evs[i].events);
         }
-        /* ZMQ_FD only signals a change of state; the socket is drained on
-         * every turn, since subscribing can swallow that signal. */
-        more = drain_broker(w);
+        /* ZMQ_FD only signals a change of state: drain when it fired, after
+         * a send (see broker_send), or while a batch left more behind.
+         * An empty drain still costs libzmq a getpid and a poll. */
+        if (w->zmq_due || more) {
+            w->zmq_due = 0;
+            more = drain_broker(w);
+        }
         flush_dirty(w);
         release_held(w);
         if (w->now >= w->next_report) {
