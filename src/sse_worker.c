@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,6 +65,7 @@
 #define PENDING_MS 10000   /* a request's parameters must arrive by then */
 #define PARAMS_MAX (256 * 1024) /* FastCGI parameters of one request */
 #define PAUSE_MS   100     /* stop accepting this long when out of fds */
+#define FD_TABLE_MAX 65536 /* fds the table is sized for at start, at most */
 
 static const char hdr_stream[] =
     "Status: 200 OK\r\n"
@@ -1362,6 +1364,26 @@ take_signals(void)
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* Size the process's fd table for as many fds as it may open, while it
+ * still has one thread. The kernel grows the table by doubling (64, 128,
+ * 256... fds), and once libzmq's threads share it each growth waits for an
+ * RCU grace period: 5-15 ms here, a stall of the whole worker in the
+ * middle of a burst of new streams. The table is kernel memory, 8 bytes
+ * per fd, and never shrinks. */
+static void
+size_fd_table(int any_fd)
+{
+    struct rlimit rl;
+    int top, fd;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 2)
+        return;
+    top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_TABLE_MAX ?
+        FD_TABLE_MAX : (int)rl.rlim_cur;
+    if ((fd = fcntl(any_fd, F_DUPFD_CLOEXEC, top - 1)) >= 0)
+        close(fd);
+}
+
 static void
 worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
 {
@@ -1382,6 +1404,9 @@ worker_init(struct worker *w, const struct sse_worker_config *cfg, int cgi)
         fatal("epoll_create1");
     add_fd(w, w->sig_fd, &tag_signal);
 
+    /* Before zmq_ctx_new starts threads. A CGI worker holds one stream. */
+    if (!cgi)
+        size_fd_table(w->ep);
     w->zctx = zmq_ctx_new();
     if (w->zctx == NULL)
         fatalx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));

@@ -2,7 +2,8 @@
 that arrives a few bytes at a time, connections that send half a request
 or no FastCGI at all (they must not hold up anyone else, and are closed),
 management records, and FCGI_WEB_SERVER_ADDRS on a TCP --listen socket.
-Raw FastCGI is spoken to the sockets lighttpd spawned the workers on."""
+Raw FastCGI is spoken to the sockets lighttpd spawned the workers on. Also:
+each worker's fd table is sized for its fd limit from the start."""
 
 import glob
 import os
@@ -246,6 +247,35 @@ def test_web_server_addrs(gw):
           gw.read_log("standalone.log"), "refusal logged")
 
 
+FD_TABLE_MAX = 65536    # the most the worker sizes its fd table for
+
+
+def _status_field(pid, name):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split()[1]
+    raise AssertionError("no %s in /proc/%d/status" % (name, pid))
+
+
+def test_fd_table_sized_at_start(gw):
+    """Each worker's fd table already has room for as many fds as its
+    limit allows (at most 65,536) before any stream: grown later, with
+    libzmq's threads running, every doubling would stall the worker for an
+    RCU grace period in the middle of a burst of new streams."""
+    for pid in gw.worker_pids():
+        with open("/proc/%d/limits" % pid) as f:
+            soft = [ln.split()[3] for ln in f
+                    if ln.startswith("Max open files")][0]
+        want = FD_TABLE_MAX if soft == "unlimited" else \
+            min(int(soft), FD_TABLE_MAX)
+        size = int(_status_field(pid, "FDSize"))
+        check(size >= want, "worker %d: fd table for %d fds, limit %s" % (
+            pid, size, soft))
+        check(int(_status_field(pid, "Threads")) > 1,
+              "worker %d has libzmq's threads" % pid)
+
+
 def _can_connect(port):
     try:
         socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -258,6 +288,7 @@ if __name__ == "__main__":
     harness.run([
         test_request_in_pieces_streams,
         test_half_requests_hold_up_nobody,
+        test_fd_table_sized_at_start,
         test_not_fastcgi_is_closed,
         test_management_records_answered,
         test_web_server_addrs,
