@@ -56,6 +56,7 @@ Run this file to self-test every target (and optionally hold streams):
 import argparse
 import asyncio
 import atexit
+import glob
 import json
 import os
 import re
@@ -731,9 +732,9 @@ class Ours(Target):
         }
 
     def worker_pids(self):
-        """The sse-fcgi workers (where the streams live)."""
+        """The FastCGI backends (where the streams live)."""
         return [pid for pid in self.pids()
-                if _cmdline(pid).split(" ")[0] == self.bin["sse-fcgi"]]
+                if _cmdline(pid).split(" ")[0] == self.backend]
 
     def _env(self):
         env = {k: v for k, v in os.environ.items()
@@ -772,13 +773,7 @@ fastcgi.server = ("/sse" => ((
     "max-procs"       => 2,
     "check-local"     => "disable",
     "listen-backlog"  => 4096,
-    "bin-environment" => (
-        "SSE_RUNDIR"      => {rundir},
-        "SSE_HEARTBEAT"   => "{heartbeat}",
-        # warn: info logs every stream's start and end
-        "SSE_LOG_LEVEL"   => "warn",
-        # no per-worker cap (0): lighttpd's fd limit is the cap
-        "SSE_MAX_STREAMS" => "0",
+    "bin-environment" => ({backend_env}
     ),
     "bin-copy-environment" => ("PATH"),
 )))
@@ -787,8 +782,24 @@ fastcgi.server = ("/sse" => ((
            max_fds=self.max_fds,
            max_conns=self.max_conns,
            sock=q(os.path.join(self.rundir, "fcgi.sock")),
-           fcgi=q(self.bin["sse-fcgi"]), rundir=q(self.rundir),
-           heartbeat=self.heartbeat, procs=LIGHTTPD_PROCS)
+           fcgi=q(self.backend), backend_env=self._backend_env(),
+           procs=LIGHTTPD_PROCS)
+
+    @property
+    def backend(self):
+        """The FastCGI program lighttpd spawns (max-procs 2)."""
+        return self.bin["sse-fcgi"]
+
+    def _backend_env(self):
+        q = json.dumps
+        return """
+        "SSE_RUNDIR"      => {rundir},
+        "SSE_HEARTBEAT"   => "{heartbeat}",
+        # warn: info logs every stream's start and end
+        "SSE_LOG_LEVEL"   => "warn",
+        # no per-worker cap (0): lighttpd's fd limit is the cap
+        "SSE_MAX_STREAMS" => "0",""".format(rundir=q(self.rundir),
+                                            heartbeat=self.heartbeat)
 
     def _start(self):
         os.makedirs(self.rundir, exist_ok=True)
@@ -804,6 +815,13 @@ fastcgi.server = ("/sse" => ((
                 raise RuntimeError("ours: sse-broker made no sockets in %s" %
                                    self.rundir)
             time.sleep(0.05)
+        self._start_lighttpd(env)
+        self.version = "%s; sse-gateway %s" % (
+            run_out([self.lighttpd, "-v"]).split(" ")[0],
+            run_out([self.bin["sse-fcgi"], "-V"]).splitlines()[0])
+
+    def _start_lighttpd(self, env):
+        """lighttpd, and the 2 backends it spawns."""
         conf = os.path.join(self.workdir, "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(self._conf())
@@ -813,11 +831,58 @@ fastcgi.server = ("/sse" => ((
         while len(self.worker_pids()) < 2:
             self._check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError("ours: lighttpd did not spawn 2 sse-fcgi")
+                raise RuntimeError("%s: lighttpd did not spawn 2 %s" % (
+                    self.name, os.path.basename(self.backend)))
             time.sleep(0.05)
-        self.version = "%s; sse-gateway %s" % (
-            run_out([self.lighttpd, "-v"]).split(" ")[0],
-            run_out([self.bin["sse-fcgi"], "-V"]).splitlines()[0])
+
+
+class Floor(Ours):
+    """lighttpd, configured as for ours, in front of bench/fcgi-floor: a
+    FastCGI backend that only answers and writes (no broker, no replay, no
+    heartbeat, blocking writes). Not a product: what any FastCGI backend
+    behind this lighttpd at best achieves, so the table tells lighttpd's
+    cost from ours. Publishing is a datagram per event to each backend."""
+    name = "floor"
+    # the scenarios it has a publisher for (no broadcast, no per-call push)
+    scenarios = ("idle1k", "idle5k", "fanout", "throughput", "paced",
+                 "storm")
+
+    def __init__(self, builddir, srcdir=None, workdir=None):
+        super().__init__(builddir, srcdir, workdir)
+        self.floor = os.path.join(self.builddir, "bench", "fcgi-floor")
+
+    def available(self):
+        return os.access(self.floor, os.X_OK) and \
+            os.access(self.lighttpd, os.X_OK)
+
+    @property
+    def backend(self):
+        return self.floor
+
+    def _backend_env(self):
+        return "\n        \"FLOOR_DIR\" => %s," % json.dumps(self.rundir)
+
+    @property
+    def publishers(self):
+        pub = self.floor + " --publish " + self.rundir
+        return {
+            "batch": {"mode": "lines", "cmd": pub, "env": {}},
+            "call": {"mode": "exec", "cmd": pub + " {key} {data}",
+                     "env": {}},
+        }
+
+    def _start(self):
+        os.makedirs(self.rundir, exist_ok=True)
+        self._start_lighttpd(self._env())
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(glob.glob(os.path.join(self.rundir, "floor-*.sock"))) < 2:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError("floor: no backend sockets in %s" %
+                                   self.rundir)
+            time.sleep(0.05)
+        self.version = "%s; fcgi-floor" % (
+            run_out([self.lighttpd, "-v"]).split(" ")[0])
 
 
 def _nginx_version():
@@ -1243,6 +1308,7 @@ def main():
                     help="keep the scratch directory")
     a = ap.parse_args()
     make = {"ours": lambda wd: Ours(a.builddir, a.srcdir, wd),
+            "floor": lambda wd: Floor(a.builddir, a.srcdir, wd),
             "nchan": lambda wd: Nchan(wd),
             "pushpin": lambda wd: Pushpin(wd)}
     # SIGTERM (timeout, kill) ends us through atexit: nothing left running
