@@ -1,8 +1,9 @@
-"""bench/run against our own stack, every scenario shrunk (--quick): the
-driver starts the stack per scenario, drives it with sse-bench, stops it,
-and prints a table with a value for every metric; nothing is lost, every
-stream of the capacity run gets the broadcast, and it exits 0. A check that
-the benchmark still runs, not a measurement."""
+"""bench/run against our own stack and the lighttpd floor, every scenario
+shrunk (--quick): the driver starts each target per scenario, drives it
+with sse-bench, stops it, and prints a table with a value for every metric;
+nothing is lost, every stream of the capacity run gets the broadcast, the
+floor runs only the scenarios it has a publisher for, and it exits 0. A
+check that the benchmark still runs, not a measurement."""
 
 import json
 import os
@@ -25,7 +26,8 @@ def test_quick_run_of_every_scenario_is_clean():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
         p = subprocess.run([sys.executable, BENCH_RUN, "--quick", "--runs",
-                            "1", "--targets", "ours", "--json", out],
+                            "1", "--targets", "ours,floor", "--json",
+                            out],
                            env=dict(os.environ,
                                     SSE_BUILDDIR=harness.BUILDDIR),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -45,11 +47,23 @@ def test_quick_run_of_every_scenario_is_clean():
         eq(med[metric], 0, metric)
     eq(med["cap_streams"], QUICK["capacity"], "capacity: streams held")
     eq(med["cap_reached"], med["cap_streams"], "capacity: broadcast reached")
-    runs = {r["scenario"]: r["result"] for r in res["runs"]}
+    runs = {r["scenario"]: r["result"] for r in res["runs"]
+            if r["target"] == "ours"}
     for scen, n in QUICK.items():
         eq(runs[scen]["established"], n, "%s: streams established" % scen)
-    check("fan-out 2,000 x 50: latency p99" in text and "ours" in text,
-          "the table: %s" % text)
+    floor = res["medians"]["floor"]
+    for metric in ("idle5k_kb", "fanout_p50_ms", "tput_eps", "storm_ms"):
+        check(floor.get(metric) is not None and floor[metric] > 0,
+              "floor: %s measured: %r" % (metric, floor.get(metric)))
+    for metric in ("fanout_lost", "tput_lost", "paced_lost",
+                   "storm_refused"):
+        eq(floor[metric], 0, "floor: " + metric)
+    eq(sorted({r["scenario"] for r in res["runs"]
+               if r["target"] == "floor"}),
+       ["fanout", "idle1k", "idle5k", "paced", "storm", "throughput"],
+       "floor: the scenarios it has a publisher for")
+    check("fan-out 2,000 x 50: latency p99" in text and "ours vs floor" in
+          text, "the table: %s" % text)
 
 
 if __name__ == "__main__":
