@@ -2,17 +2,20 @@
  * fcgi-floor: the least a FastCGI event-stream backend can do, as a
  * reference for what lighttpd costs on its own (bench/run's "floor"
  * target). It is not the gateway: no broker, no replay, no limits, no
- * heartbeats, blocking writes. It answers every request on the FastCGI
- * socket lighttpd hands it (fd 0) with an event-stream head and ": ok", and
- * writes "data: DATA" to the streams of KEY for every "KEY DATA" datagram
- * that reaches its socket FLOOR_DIR/floor-PID.sock.
+ * heartbeats, blocking writes. It reads each request on the FastCGI socket
+ * lighttpd hands it (fd 0) and its keys with the worker's own modules
+ * (sse_fcgi_in, sse_accept, sse_query, sse_hub), answers with an
+ * event-stream head and ": ok", and writes "data: DATA" to the streams of
+ * KEY for every "KEY DATA" datagram that reaches its socket
+ * FLOOR_DIR/floor-PID.sock.
  *
  *     fcgi-floor                  as spawned by lighttpd (bin-path)
  *     fcgi-floor --publish DIR    read "KEY DATA" lines on stdin and send
  *                                 each to every backend's socket in DIR
  *     fcgi-floor --publish DIR KEY DATA     send one
  */
-#define _GNU_SOURCE
+#include "config.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,34 +29,32 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define KEY_MAX   128
-#define REQ_MAX   16384     /* a request's records; lighttpd sends ~1 KiB */
-#define LINE_MAX_ 65536
-#define BUCKETS   4096
-#define SOCKS_MAX 64
+#include "sse_accept.h"
+#include "sse_fcgi_in.h"
+#include "sse_hub.h"
+#include "sse_query.h"
+#include "sse_record.h"
+#include "sse_xmalloc.h"
+
+#define PARAMS_MAX (256 * 1024) /* as the worker */
+#define LINE_MAX_  65536
+#define SOCKS_MAX  64
 
 static const char head[] =
     "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
     "Cache-Control: no-cache\r\n\r\n: ok\n\n";
 
+/* A FastCGI connection: its request as it arrives, then its stream. */
 struct conn {
-    int            fd;
-    int            streaming;   /* answered; in its key's list */
-    unsigned       id;          /* FastCGI request id */
-    size_t         len, cap;    /* request bytes so far, room */
-    size_t         at;          /* index in its key's list */
-    struct key    *key;
-    unsigned char *req;         /* freed once the request is answered */
+    int             fd;
+    unsigned        id;         /* FastCGI request id, once known */
+    int             streaming;  /* answered; subscribed to its keys */
+    struct sse_fcgi_in in;      /* freed once the request is whole */
+    size_t          nsubs;
+    struct sse_sub *subs;
 };
 
-struct key {
-    char           name[KEY_MAX];
-    struct conn  **conns;
-    size_t         n, cap;
-    struct key    *next;
-};
-
-static struct key *keys[BUCKETS];
+static struct sse_hub *hub;
 static volatile sig_atomic_t stop;
 
 static void
@@ -70,196 +71,108 @@ on_term(int sig)
     stop = 1;
 }
 
-static unsigned
-hash(const char *s, size_t n)
-{
-    unsigned h = 2166136261u;
-
-    while (n-- > 0)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h % BUCKETS;
-}
-
-static struct key *
-key_get(const char *s, size_t n, int create)
-{
-    struct key **b = &keys[hash(s, n)], *k;
-
-    for (k = *b; k != NULL; k = k->next)
-        if (strlen(k->name) == n && memcmp(k->name, s, n) == 0)
-            return k;
-    if (!create)
-        return NULL;
-    if ((k = calloc(1, sizeof(*k))) == NULL)
-        die("calloc");
-    memcpy(k->name, s, n);
-    k->next = *b;
-    *b = k;
-    return k;
-}
-
-static void
-key_add(struct key *k, struct conn *c)
-{
-    if (k->n == k->cap) {
-        k->cap = k->cap ? 2 * k->cap : 8;
-        if ((k->conns = realloc(k->conns, k->cap * sizeof(*k->conns))) ==
-            NULL)
-            die("realloc");
-    }
-    c->key = k;
-    c->at = k->n;
-    k->conns[k->n++] = c;
-}
-
 static void
 conn_close(struct conn *c)
 {
-    if (c->streaming) {
-        struct key *k = c->key;
-
-        k->conns[c->at] = k->conns[--k->n];
-        k->conns[c->at]->at = c->at;
-    }
+    for (size_t i = 0; i < c->nsubs; i++)
+        sse_hub_remove(hub, &c->subs[i]);
+    if (!c->streaming)
+        sse_fcgi_in_free(&c->in);
     close(c->fd);
-    free(c->req);
+    free(c->subs);
     free(c);
 }
 
-/* One FastCGI record: STDOUT of request id, content p[0..n). */
+/* One FastCGI record: STDOUT of request id, content p[0..n) (1 to
+ * SSE_RECORD_CONTENT_MAX bytes). */
 static int
 put_stdout(int fd, unsigned id, const char *p, size_t n)
 {
-    unsigned char h[8] = { 1, 6, id >> 8, id & 255, n >> 8, n & 255, 0, 0 };
-    struct iovec iov[2] = { { h, 8 }, { (void *)p, n } };
+    unsigned char h[SSE_RECORD_HEADER];
+    struct iovec iov[2] = {
+        { h, sse_record_stdout_header(h, id, n) }, { (void *)p, n }
+    };
 
-    return writev(fd, iov, 2) == (ssize_t)(8 + n) ? 0 : -1;
+    return writev(fd, iov, 2) == (ssize_t)(iov[0].iov_len + n) ? 0 : -1;
 }
 
-static size_t
-nv_len(const unsigned char **p, const unsigned char *end)
+/* The request is whole: answer and subscribe its keys. Returns -1 to
+ * close the connection (a request without a valid key). */
+static int
+answer(struct conn *c)
 {
-    size_t n;
+    struct sse_request *r = sse_request_from_fcgi(&c->in, c->fd);
+    struct sse_query q;
+    const char *reason;
+    int rc = -1;
 
-    if (*p >= end)
-        return (size_t)-1;
-    if (**p < 128)
-        return *(*p)++;
-    if (end - *p < 4)
-        return (size_t)-1;
-    n = ((size_t)((*p)[0] & 127) << 24) | ((size_t)(*p)[1] << 16) |
-        ((size_t)(*p)[2] << 8) | (*p)[3];
-    *p += 4;
-    return n;
-}
-
-/* The "key" of QUERY_STRING in params p[0..n), or NULL. */
-static const char *
-find_key(const unsigned char *p, size_t n, size_t *klen)
-{
-    const unsigned char *end = p + n;
-
-    while (p < end) {
-        size_t nl = nv_len(&p, end), vl = nv_len(&p, end);
-
-        if (nl == (size_t)-1 || vl == (size_t)-1 ||
-            (size_t)(end - p) < nl + vl)
-            return NULL;
-        if (nl == 12 && memcmp(p, "QUERY_STRING", 12) == 0) {
-            const char *q = (const char *)p + nl, *qe = q + vl;
-
-            for (const char *s = q; s + 4 <= qe; s++)
-                if ((s == q || s[-1] == '&') && memcmp(s, "key=", 4) == 0) {
-                    const char *e = memchr(s + 4, '&', (size_t)(qe - s - 4));
-
-                    *klen = (size_t)((e ? e : qe) - (s + 4));
-                    return *klen > 0 && *klen < KEY_MAX ? s + 4 : NULL;
-                }
-            return NULL;
-        }
-        p += nl + vl;
+    c->id = r->request_id;
+    sse_fcgi_in_free(&c->in);
+    if (sse_query_parse(&q, r->query, r->path_info, r->last_event_id,
+                        &reason) == 0 && q.nkeys > 0 &&
+        put_stdout(c->fd, c->id, head, sizeof(head) - 1) == 0) {
+        c->subs = xcalloc(q.nkeys, sizeof(*c->subs));
+        for (; c->nsubs < q.nkeys; c->nsubs++)
+            sse_hub_add(hub, &c->subs[c->nsubs], q.keys[c->nsubs],
+                        q.key_lens[c->nsubs], c);
+        rc = 0;
     }
-    return NULL;
+    c->streaming = 1;
+    sse_query_free(&q);
+    sse_request_free(&r);
+    return rc;
 }
 
-/* Read what the request's connection sent; answer once the request is
- * whole. Returns -1 when the connection is done. */
+/* Read what the connection sent; answer once the request is whole.
+ * Returns -1 when the connection is done. */
 static int
 on_conn(struct conn *c)
 {
-    unsigned char params[REQ_MAX];
-    size_t plen = 0, off = 0;
-    int end = 0;
-    ssize_t r;
+    char buf[4096];
+    const char *why;
+    ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-    if (c->streaming) {
-        unsigned char junk[512];
-
-        r = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
-        return r == 0 || (r < 0 && errno != EAGAIN) ? -1 : 0;
-    }
-    if (c->len == c->cap) {
-        if (c->cap == REQ_MAX)
-            return -1;
-        c->cap = c->cap ? 2 * c->cap : 2048;
-        if ((c->req = realloc(c->req, c->cap)) == NULL)
-            die("realloc");
-    }
-    r = recv(c->fd, c->req + c->len, c->cap - c->len, MSG_DONTWAIT);
     if (r == 0 || (r < 0 && errno != EAGAIN))
         return -1;
-    if (r < 0)
+    if (r < 0 || c->streaming)
         return 0;
-    c->len += (size_t)r;
-    /* Walk the whole records; the request is whole at an empty STDIN. */
-    while (c->len - off >= 8) {
-        const unsigned char *h = c->req + off;
-        size_t n = (size_t)h[4] << 8 | h[5], rec = 8 + n + h[6];
-
-        if (c->len - off < rec)
-            return 0;
-        if (h[1] == 1)
-            c->id = (unsigned)h[2] << 8 | h[3];
-        else if (h[1] == 4) {
-            memcpy(params + plen, h + 8, n);
-            plen += n;
-        } else if (h[1] == 5 && n == 0)
-            end = 1;
-        off += rec;
-    }
-    if (!end)
+    switch (sse_fcgi_in_feed(&c->in, buf, (size_t)r, &why)) {
+    case SSE_FCGI_IN_DONE:
+        return answer(c);
+    case SSE_FCGI_IN_BAD:
+        return -1;
+    default:
         return 0;
-    {
-        size_t klen;
-        const char *k = find_key(params, plen, &klen);
-
-        if (k == NULL)
-            return -1;
-        if (put_stdout(c->fd, c->id, head, sizeof(head) - 1) != 0)
-            return -1;
-        key_add(key_get(k, klen, 1), c);
-        c->streaming = 1;
-        free(c->req);
-        c->req = NULL;
     }
-    return 0;
+}
+
+struct event {
+    const char *bytes;
+    size_t      len;
+};
+
+static void
+write_event(struct sse_sub *sub, void *arg)
+{
+    struct conn *c = sub->owner;
+    const struct event *ev = arg;
+
+    (void)put_stdout(c->fd, c->id, ev->bytes, ev->len);
 }
 
 /* "KEY DATA": write the event to every stream of KEY. */
 static void
 on_event(const char *msg, size_t n)
 {
-    static char ev[LINE_MAX_ + 16];
+    static char bytes[LINE_MAX_ + 16];
     const char *sp = memchr(msg, ' ', n);
-    struct key *k;
-    size_t len;
+    struct event ev = { bytes, 0 };
 
-    if (sp == NULL || (k = key_get(msg, (size_t)(sp - msg), 0)) == NULL)
+    if (sp == NULL)
         return;
-    len = (size_t)snprintf(ev, sizeof(ev), "data: %.*s\n\n",
-                           (int)(n - (size_t)(sp + 1 - msg)), sp + 1);
-    for (size_t i = 0; i < k->n; i++)
-        (void)put_stdout(k->conns[i]->fd, k->conns[i]->id, ev, len);
+    ev.len = (size_t)snprintf(bytes, sizeof(bytes), "data: %.*s\n\n",
+                              (int)(n - (size_t)(sp + 1 - msg)), sp + 1);
+    (void)sse_hub_foreach(hub, msg, (size_t)(sp - msg), write_event, &ev);
 }
 
 static int
@@ -274,6 +187,7 @@ serve(void)
 
     if (dir == NULL)
         dir = ".";
+    hub = sse_hub_new(NULL, NULL, NULL);
     if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/floor-%ld.sock", dir,
                  (long)getpid()) >= (int)sizeof(sa.sun_path)) {
         fprintf(stderr, "fcgi-floor: FLOOR_DIR too long\n");
@@ -309,12 +223,11 @@ serve(void)
 
                 /* Blocking sockets: writes wait rather than buffer. */
                 while ((fd = accept4(0, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-                    struct conn *c = calloc(1, sizeof(*c));
+                    struct conn *c = xcalloc(1, sizeof(*c));
                     struct epoll_event ce = { .events = EPOLLIN, .data.ptr = c };
 
-                    if (c == NULL)
-                        die("calloc");
                     c->fd = fd;
+                    sse_fcgi_in_init(&c->in, PARAMS_MAX);
                     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ce) != 0)
                         die("epoll_ctl");
                 }
