@@ -40,7 +40,7 @@ def test_quick_run_of_every_scenario_is_clean():
     med = res["medians"]["ours"]
     for metric in ("idle1k_kb", "idle5k_kb", "idle1k_worker_kb",
                    "fanout_p50_ms", "fanout_p99_ms", "tput_eps",
-                   "tput_p99_ms", "storm_ms", "push_ms"):
+                   "tput_p99_ms", "storm_ms", "storm_cpu_us", "push_ms"):
         check(med.get(metric) is not None and med[metric] > 0,
               "%s measured: %r" % (metric, med.get(metric)))
     for metric in ("fanout_lost", "tput_lost", "storm_refused"):
@@ -52,7 +52,8 @@ def test_quick_run_of_every_scenario_is_clean():
     for scen, n in QUICK.items():
         eq(runs[scen]["established"], n, "%s: streams established" % scen)
     floor = res["medians"]["floor"]
-    for metric in ("idle5k_kb", "fanout_p50_ms", "tput_eps", "storm_ms"):
+    for metric in ("idle5k_kb", "fanout_p50_ms", "tput_eps", "storm_ms",
+                   "storm_cpu_us"):
         check(floor.get(metric) is not None and floor[metric] > 0,
               "floor: %s measured: %r" % (metric, floor.get(metric)))
     for metric in ("fanout_lost", "tput_lost", "paced_lost",
@@ -62,6 +63,14 @@ def test_quick_run_of_every_scenario_is_clean():
                if r["target"] == "floor"}),
        ["fanout", "idle1k", "idle5k", "paced", "storm", "throughput"],
        "floor: the scenarios it has a publisher for")
+    # The storm's CPU is counted while its streams are open: no more than
+    # the target's processes could spend in that time on every core.
+    cores = os.cpu_count()
+    for name, m in (("ours", med), ("floor", floor)):
+        check(m["storm_cpu_us"] * QUICK["storm"] <=
+              m["storm_ms"] * 1000 * cores * 1.05 + 20000,
+              "%s: storm CPU %.1f us per stream in %.1f ms on %d cores" % (
+                  name, m["storm_cpu_us"], m["storm_ms"], cores))
     check("fan-out 2,000 x 50: latency p99" in text and "ours vs floor" in
           text, "the table: %s" % text)
 
