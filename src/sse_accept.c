@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "sse_accept.h"
+#include "sse_config.h"
 #include "sse_fcgi_in.h"
 #include "sse_log.h"
 #include "sse_xmalloc.h"
@@ -109,24 +110,6 @@ sse_request_from_fcgi(const struct sse_fcgi_in *in, int fd)
     return r;
 }
 
-/* Is addr (text) one of the comma-separated list? */
-static int
-listed(const char *list, const char *addr)
-{
-    size_t alen = strlen(addr);
-
-    for (const char *p = list; *p != '\0';) {
-        size_t n;
-
-        p += strspn(p, " \t,");
-        n = strcspn(p, " \t,");
-        if (n == alen && memcmp(p, addr, n) == 0)
-            return 1;
-        p += n;
-    }
-    return 0;
-}
-
 int
 sse_accept_peer_ok(int fd, const char *allowed)
 {
@@ -147,5 +130,5 @@ sse_accept_peer_ok(int fd, const char *allowed)
         return 1;   /* a unix socket: its file's permissions decide */
     if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)) == NULL)
         return 0;
-    return listed(allowed, addr);
+    return sse_config_listed(allowed, addr, strlen(addr));
 }

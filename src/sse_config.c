@@ -63,3 +63,18 @@ sse_config_ipc_path(const char *endpoint)
         return NULL;
     return endpoint + n;
 }
+
+int
+sse_config_listed(const char *list, const char *word, size_t len)
+{
+    while (*list != '\0') {
+        size_t n;
+
+        list += strspn(list, " \t,");
+        n = strcspn(list, " \t,");
+        if (n > 0 && n == len && memcmp(list, word, n) == 0)
+            return 1;
+        list += n;
+    }
+    return 0;
+}

@@ -9,6 +9,8 @@
 #ifndef SSE_CONFIG_H
 #define SSE_CONFIG_H
 
+#include <stddef.h>
+
 #define SSE_RUNDIR_DEFAULT   "/run/sse-gateway"
 #define SSE_PUSH_SOCKET      "push.sock"  /* sse-push -> broker */
 #define SSE_PUB_SOCKET       "pub.sock"   /* broker -> workers */
@@ -30,5 +32,10 @@ const char *sse_config_rundir(const char *rundir);
 /* If endpoint is "ipc://PATH", return PATH (borrowed, inside endpoint);
  * else NULL. */
 const char *sse_config_ipc_path(const char *endpoint);
+
+/* Is word[0..len) one of list's entries? Entries are separated by spaces,
+ * tabs or commas (allowed origins, FCGI_WEB_SERVER_ADDRS); an empty word
+ * is never one. Returns 1 or 0. */
+int sse_config_listed(const char *list, const char *word, size_t len);
 
 #endif /* SSE_CONFIG_H */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sse_config.h"
 #include "sse_cors.h"
 
 #define PREFLIGHT_HEADERS \
@@ -16,33 +17,13 @@
     "Authorization\r\n" \
     "Access-Control-Max-Age: 600\r\n"
 
-static int
-is_sep(char c)
-{
-    return c == ' ' || c == ',' || c == '\t';
-}
-
 /* 1 if origin is one of the list's entries, 2 if the list has "*". */
 static int
 match(const char *list, const char *origin)
 {
-    size_t olen = strlen(origin);
-    int star = 0;
-
-    while (*list != '\0') {
-        size_t n = 0;
-
-        while (is_sep(*list))
-            list++;
-        while (list[n] != '\0' && !is_sep(list[n]))
-            n++;
-        if (n == olen && n > 0 && memcmp(list, origin, n) == 0)
-            return 1;
-        if (n == 1 && list[0] == '*')
-            star = 1;
-        list += n;
-    }
-    return star ? 2 : 0;
+    if (sse_config_listed(list, origin, strlen(origin)))
+        return 1;
+    return sse_config_listed(list, "*", 1) ? 2 : 0;
 }
 
 enum sse_cors_verdict

@@ -101,3 +101,27 @@ Test(sse_config, default_endpoint_round_trips_through_ipc_path)
     cr_expect_str_eq(sse_config_ipc_path(ep), "/tmp/sse/" SSE_PUB_SOCKET);
     free(ep);
 }
+
+Test(sse_config, listed_matches_whole_entries_between_separators)
+{
+    static const struct {
+        const char *row, *list, *word;
+        int want;
+    } cases[] = {
+        { "only entry", "127.0.0.1", "127.0.0.1", 1 },
+        { "after a comma", "10.0.0.1,127.0.0.1", "127.0.0.1", 1 },
+        { "between spaces and tabs", " 10.0.0.1 \t127.0.0.1 ,", "127.0.0.1",
+          1 },
+        { "a prefix of an entry", "127.0.0.10", "127.0.0.1", 0 },
+        { "an entry is a prefix", "127.0.0.1", "127.0.0.10", 0 },
+        { "empty list", "", "127.0.0.1", 0 },
+        { "empty word, trailing separator", "a,", "", 0 },
+        { "empty word, empty list", "", "", 0 },
+        { "star is an entry like any other", "https://a.example *", "*", 1 },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_eq(sse_config_listed(cases[i].list, cases[i].word,
+                                       strlen(cases[i].word)),
+                     cases[i].want, "%s", cases[i].row);
+}
