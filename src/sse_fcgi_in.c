@@ -69,26 +69,53 @@ pair(const unsigned char **pp, const unsigned char *end, const char **name,
     return 0;
 }
 
-/* FCGI_GET_VALUES: answer the one variable whose value does not depend on
- * load, FCGI_MPXS_CONNS (0: one request per connection). */
-static void
-get_values(struct sse_fcgi_in *in, const unsigned char *p, size_t n)
-{
-    static const char mpxs[] = "FCGI_MPXS_CONNS";
-    /* the pair FCGI_MPXS_CONNS=0: two 1-byte lengths, name, value */
-    unsigned char result[2 + sizeof(mpxs) - 1 + 1] = { sizeof(mpxs) - 1, 1 };
-    const unsigned char *end = p + n;
-    int asked = 0;
+typedef void pair_fn(const char *name, size_t nlen, const char *value,
+                     size_t vlen, void *arg);
 
+/* Call fn (unless NULL) for each name-value pair of p[0..n), in order.
+ * Returns 0, or -1 if a pair is cut short (fn has seen those before it). */
+static int
+each_pair(const unsigned char *p, size_t n, pair_fn *fn, void *arg)
+{
+    const unsigned char *end;
+
+    if (n == 0)
+        return 0;
+    end = p + n;
     while (p < end) {
         const char *name, *value;
         size_t nlen, vlen;
 
         if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
-            break;
-        if (nlen == sizeof(mpxs) - 1 && memcmp(name, mpxs, nlen) == 0)
-            asked = 1;
+            return -1;
+        if (fn != NULL)
+            fn(name, nlen, value, vlen, arg);
     }
+    return 0;
+}
+
+static const char mpxs[] = "FCGI_MPXS_CONNS";
+
+static void
+asks_mpxs(const char *name, size_t nlen, const char *value, size_t vlen,
+          void *arg)
+{
+    (void)value;
+    (void)vlen;
+    if (nlen == sizeof(mpxs) - 1 && memcmp(name, mpxs, nlen) == 0)
+        *(int *)arg = 1;
+}
+
+/* FCGI_GET_VALUES: answer the one variable whose value does not depend on
+ * load, FCGI_MPXS_CONNS (0: one request per connection). */
+static void
+get_values(struct sse_fcgi_in *in, const unsigned char *p, size_t n)
+{
+    /* the pair FCGI_MPXS_CONNS=0: two 1-byte lengths, name, value */
+    unsigned char result[2 + sizeof(mpxs) - 1 + 1] = { sizeof(mpxs) - 1, 1 };
+    int asked = 0;
+
+    (void)each_pair(p, n, asks_mpxs, &asked);
     memcpy(result + 2, mpxs, sizeof(mpxs) - 1);
     result[sizeof(result) - 1] = '0';
     /* reply has no ceiling */
@@ -112,26 +139,6 @@ unknown_role(struct sse_fcgi_in *in, unsigned id)
 
     (void)sse_record_put(&in->reply, SSE_RECORD_END_REQUEST, id, body,
                          sizeof(body));
-}
-
-/* Check that the parameters are whole name-value pairs. */
-static int
-params_ok(const struct sse_fcgi_in *in)
-{
-    const unsigned char *p = (const unsigned char *)sse_buf_head(&in->params);
-    const unsigned char *end;
-
-    if (p == NULL)
-        return 0;
-    end = p + sse_buf_len(&in->params);
-    while (p < end) {
-        const char *name, *value;
-        size_t nlen, vlen;
-
-        if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* One whole record. Returns the status it leaves. */
@@ -165,7 +172,9 @@ record(struct sse_fcgi_in *in, unsigned type, unsigned id,
     if (!in->begun || id != in->request_id || type != SSE_RECORD_PARAMS)
         return SSE_FCGI_IN_MORE;
     if (n == 0) {
-        if (params_ok(in) != 0) {
+        /* Whole name-value pairs, or the request is malformed. */
+        if (each_pair((const unsigned char *)sse_buf_head(&in->params),
+                      sse_buf_len(&in->params), NULL, NULL) != 0) {
             *why = "malformed FastCGI parameters";
             return SSE_FCGI_IN_BAD;
         }
@@ -235,23 +244,9 @@ sse_fcgi_in_feed(struct sse_fcgi_in *in, const void *p, size_t n,
 }
 
 void
-sse_fcgi_in_params(const struct sse_fcgi_in *in,
-                   void (*fn)(const char *name, size_t nlen,
-                              const char *value, size_t vlen, void *arg),
-                   void *arg)
+sse_fcgi_in_params(const struct sse_fcgi_in *in, pair_fn *fn, void *arg)
 {
-    const unsigned char *p = (const unsigned char *)sse_buf_head(&in->params);
-    const unsigned char *end;
-
-    if (in->status != SSE_FCGI_IN_DONE || p == NULL)
-        return;
-    end = p + sse_buf_len(&in->params);
-    while (p < end) {
-        const char *name, *value;
-        size_t nlen, vlen;
-
-        if (pair(&p, end, &name, &nlen, &value, &vlen) != 0)
-            return;
-        fn(name, nlen, value, vlen, arg);
-    }
+    if (in->status == SSE_FCGI_IN_DONE)
+        (void)each_pair((const unsigned char *)sse_buf_head(&in->params),
+                        sse_buf_len(&in->params), fn, arg);
 }
