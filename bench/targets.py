@@ -554,18 +554,27 @@ class Target:
             return path
         return path + (":\n  " + "\n  ".join(lines) if lines else " (empty)")
 
-    def _wait_port(self, port, what):
+    def _wait_until(self, ready, failure):
+        """Poll ready() until it is true, while every process lives, for
+        up to START_TIMEOUT; then raise RuntimeError("NAME: failure")."""
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             self._check_alive()
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s: %s" % (self.name, failure))
+            time.sleep(0.05)
+
+    def _wait_port(self, port, what):
+        def listening():
             try:
                 socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("%s: %s does not listen on port %d" %
-                                       (self.name, what, port))
-                time.sleep(0.05)
+                return False
+        self._wait_until(listening, "%s does not listen on port %d" % (
+            what, port))
 
     # -- life cycle
     def start(self):
@@ -827,14 +836,10 @@ fastcgi.server = ("/sse" => ((
         self._spawn("sse-broker", [self.bin["sse-broker"], "--rundir",
                                    self.rundir, "--log-level", "warn"],
                     env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not all(os.path.exists(os.path.join(self.rundir, s))
-                      for s in ("pub.sock", "push.sock")):
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError("ours: sse-broker made no sockets in %s" %
-                                   self.rundir)
-            time.sleep(0.05)
+        self._wait_until(
+            lambda: all(os.path.exists(os.path.join(self.rundir, s))
+                        for s in ("pub.sock", "push.sock")),
+            "sse-broker made no sockets in %s" % self.rundir)
         self._start_lighttpd(env)
         self.version = "%s; sse-gateway %s" % (
             run_out([self.lighttpd, "-v"]).split(" ")[0],
@@ -847,13 +852,9 @@ fastcgi.server = ("/sse" => ((
             f.write(self._conf())
         self._spawn("lighttpd", [self.lighttpd, "-D", "-f", conf], env=env)
         self._wait_port(self.port, "lighttpd")
-        deadline = time.monotonic() + START_TIMEOUT
-        while len(self.worker_pids()) < 2:
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s: lighttpd did not spawn 2 %s" % (
-                    self.name, os.path.basename(self.backend)))
-            time.sleep(0.05)
+        self._wait_until(lambda: len(self.worker_pids()) >= 2,
+                         "lighttpd did not spawn 2 %s" %
+                         os.path.basename(self.backend))
 
 
 class Floor(Ours):
@@ -894,13 +895,10 @@ class Floor(Ours):
     def _start(self):
         os.makedirs(self.rundir, exist_ok=True)
         self._start_lighttpd(self._env())
-        deadline = time.monotonic() + START_TIMEOUT
-        while len(glob.glob(os.path.join(self.rundir, "floor-*.sock"))) < 2:
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError("floor: no backend sockets in %s" %
-                                   self.rundir)
-            time.sleep(0.05)
+        self._wait_until(
+            lambda: len(glob.glob(os.path.join(self.rundir,
+                                               "floor-*.sock"))) >= 2,
+            "no backend sockets in %s" % self.rundir)
         self.version = "%s; fcgi-floor" % (
             run_out([self.lighttpd, "-v"]).split(" ")[0])
 
