@@ -68,6 +68,15 @@ def free_port():
         s.close()
 
 
+def can_connect(port, host="127.0.0.1", timeout=0.5):
+    """Does something accept TCP connections on host:port now?"""
+    try:
+        socket.create_connection((host, port), timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_until(pred, timeout, interval=0.02):
     """Poll pred() until it is true or timeout seconds pass; return its
     last value."""
@@ -834,13 +843,7 @@ $HTTP["url"] =~ "^/cgi/" {{
             stderr=log, env=self.env(), cwd=self.scratch)
 
         def up():
-            if self.lighttpd.poll() is not None:
-                return True
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return True
-            except OSError:
-                return False
+            return self.lighttpd.poll() is not None or can_connect(self.port)
         wait_until(up, START_TIMEOUT, 0.05)
         if self.lighttpd.poll() is not None:
             raise AssertionError("lighttpd did not start (exit %r): %s %s" % (

@@ -20,7 +20,6 @@ import grp
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 
 import harness
@@ -176,11 +175,7 @@ class ServerGateway(harness.Gateway):
             if self.listen_kind == "unix":
                 return os.path.exists(self.listen)
             host, port = self.listen.rsplit(":", 1)
-            try:
-                socket.create_connection((host, int(port)), 0.5).close()
-                return True
-            except OSError:
-                return False
+            return harness.can_connect(int(port), host)
         wait_until(up, START_TIMEOUT, 0.05)
         if self.worker.poll() is not None or not up():
             raise AssertionError("sse-fcgi --listen %s did not start (exit "
@@ -190,14 +185,7 @@ class ServerGateway(harness.Gateway):
     def wait_server(self, proc):
         """Wait until proc accepts connections on self.port."""
         def up():
-            if proc.poll() is not None:
-                return True
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.5).close()
-                return True
-            except OSError:
-                return False
+            return proc.poll() is not None or harness.can_connect(self.port)
         wait_until(up, START_TIMEOUT, 0.05)
         if proc.poll() is not None:
             raise AssertionError("%s did not start (exit %r): %s" % (

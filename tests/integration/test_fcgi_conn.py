@@ -229,7 +229,7 @@ def test_web_server_addrs(gw):
                               "127.0.0.1:%d" % port], env=env,
                              stdout=log, stderr=log)
         try:
-            check(harness.wait_until(lambda: _can_connect(port), 10),
+            check(harness.wait_until(lambda: harness.can_connect(port), 10),
                   "standalone worker did not listen")
             c = Conn("127.0.0.1:%d" % port)
             c.send(request(1, [(b"QUERY_STRING", b"key=addrs")]))
@@ -274,14 +274,6 @@ def test_fd_table_sized_at_start(gw):
             pid, size, soft))
         check(int(_status_field(pid, "Threads")) > 1,
               "worker %d has libzmq's threads" % pid)
-
-
-def _can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
