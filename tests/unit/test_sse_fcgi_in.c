@@ -63,6 +63,15 @@ nv(struct sse_buf *b, const char *name, const char *value)
     sse_buf_append(b, value, len[1]);
 }
 
+/* Feed all of b to in, set up afresh with ceiling max; the status. */
+static int
+feed_all(struct sse_fcgi_in *in, size_t max, const struct sse_buf *b,
+         const char **why)
+{
+    sse_fcgi_in_init(in, max);
+    return sse_fcgi_in_feed(in, sse_buf_head(b), sse_buf_len(b), why);
+}
+
 struct seen {
     char text[4096];
 };
@@ -115,9 +124,7 @@ Test(sse_fcgi_in, whole_request)
 
     sse_buf_init(&b, 0);
     request(&b, 1, 1000, "a=1");
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_DONE);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_DONE);
     cr_assert_eq(in.request_id, 1);
     sse_fcgi_in_params(&in, collect, &s);
     cr_assert_str_eq(s.text, want);
@@ -174,9 +181,7 @@ Test(sse_fcgi_in, four_byte_lengths)
     cookie[3000] = '\0';
     sse_buf_init(&b, 0);
     request(&b, 7, 500, cookie);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_DONE);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_DONE);
     sse_fcgi_in_params(&in, collect, &s);
     cr_assert_eq(strlen(s.text), strlen("REQUEST_METHOD=GET;QUERY_STRING="
                                         "key=user42;HTTP_COOKIE=;") + 3000);
@@ -205,9 +210,7 @@ Test(sse_fcgi_in, other_request_ids_skipped)
     nv(&pairs, "QUERY_STRING", "key=mine");
     rec(&b, 4, 1, sse_buf_head(&pairs), sse_buf_len(&pairs), 0);
     rec(&b, 4, 1, NULL, 0, 0);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_DONE);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_DONE);
     cr_assert_eq(in.request_id, 1);
     sse_fcgi_in_params(&in, collect, &s);
     cr_assert_str_eq(s.text, "QUERY_STRING=key=mine;");
@@ -226,9 +229,7 @@ Test(sse_fcgi_in, no_params)
     sse_buf_init(&b, 0);
     begin(&b, 1, 1);
     rec(&b, 4, 1, NULL, 0, 0);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_DONE);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_DONE);
     sse_fcgi_in_params(&in, collect, &s);
     cr_assert_str_eq(s.text, "");
     sse_fcgi_in_free(&in);
@@ -255,9 +256,7 @@ Test(sse_fcgi_in, management_records)
     nv(&pairs, "FCGI_MPXS_CONNS", "");
     rec(&b, 9, 0, sse_buf_head(&pairs), sse_buf_len(&pairs), 0);
     rec(&b, 42, 0, NULL, 0, 0);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_MORE);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_MORE);
     cr_assert_eq(sse_buf_len(&in.reply), sizeof(result));
     cr_assert_arr_eq(sse_buf_head(&in.reply), result, sizeof(result));
     sse_fcgi_in_free(&in);
@@ -276,9 +275,7 @@ Test(sse_fcgi_in, unknown_role_answered)
 
     sse_buf_init(&b, 0);
     begin(&b, 9, 2 /* FCGI_AUTHORIZER */);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_BAD);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_BAD);
     cr_assert_not_null(why);
     cr_assert_arr_eq(sse_buf_head(&in.reply), end, sizeof(end));
     sse_fcgi_in_free(&in);
@@ -303,9 +300,7 @@ Test(sse_fcgi_in, refused)
     /* A short BEGIN_REQUEST body. */
     sse_buf_init(&b, 0);
     rec(&b, 1, 1, "\0\1", 2, 0);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_BAD);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_BAD);
     sse_fcgi_in_free(&in);
 
     /* A pair whose lengths run past the parameters. */
@@ -313,18 +308,14 @@ Test(sse_fcgi_in, refused)
     begin(&b, 1, 1);
     rec(&b, 4, 1, "\5\5ab", 4, 0);
     rec(&b, 4, 1, NULL, 0, 0);
-    sse_fcgi_in_init(&in, MAX);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_BAD);
+    cr_assert_eq(feed_all(&in, MAX, &b, &why), SSE_FCGI_IN_BAD);
     cr_assert_str_eq(why, "malformed FastCGI parameters");
     sse_fcgi_in_free(&in);
 
     /* Parameters past the maximum, fed a record at a time. */
     sse_buf_clear(&b);
     begin(&b, 1, 1);
-    sse_fcgi_in_init(&in, 1000);
-    cr_assert_eq(sse_fcgi_in_feed(&in, sse_buf_head(&b), sse_buf_len(&b),
-                                  &why), SSE_FCGI_IN_MORE);
+    cr_assert_eq(feed_all(&in, 1000, &b, &why), SSE_FCGI_IN_MORE);
     {
         char big[600];
         int st = SSE_FCGI_IN_MORE;
