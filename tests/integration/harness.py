@@ -709,9 +709,11 @@ class Gateway:
             opts.append("log_path=" + os.path.join(self.scratch, prefix))
             os.environ[var] = ":".join(opts)
         rundir = os.path.join(self.scratch, "run")
-        # unix socket paths must stay below 108 bytes (sun_path), and
-        # lighttpd appends "-N" to the FastCGI socket name
-        if len(os.path.join(rundir, "fcgi.sock-10")) >= 100:
+        # unix socket paths must fit sun_path (108 bytes), lighttpd appends
+        # "-N" to the FastCGI socket name, and Apache's mod_proxy keeps a
+        # worker's uds path in 96 bytes ("ProxyPass worker uds path too
+        # long"); a deep build tree or a long pid gets a short /tmp dir
+        if len(os.path.join(rundir, "fcgi.sock-10")) >= 90:
             rundir = tempfile.mkdtemp(prefix="sse-%s-" % self.name[:8])
             self.tmp_rundir = True
         else:
