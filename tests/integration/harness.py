@@ -642,6 +642,18 @@ def proc_cmdline(pid):
         return "?"
 
 
+def proc_program(pid):
+    """The file name of pid's argv[0] ("sse-fcgi"), or "?"; a substring of
+    the whole command line would also match a broker whose endpoints lie in
+    a directory named after the test (/tmp/sse-fcgi-con-...)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            argv0 = fh.read().split(b"\0")[0]
+    except OSError:
+        return "?"
+    return os.path.basename(argv0.decode(errors="replace")) or "?"
+
+
 class Gateway:
     """A broker plus lighttpd (mod_fastcgi on /sse with max-procs 2 workers,
     mod_cgi on /cgi/sse running sse-fcgi as plain CGI) in one scratch dir.
@@ -932,7 +944,7 @@ $HTTP["url"] =~ "^/cgi/" {{
         """Pids of the sse-fcgi processes lighttpd spawned."""
         out = []
         for pid in pids_mentioning([self.rundir.encode()]):
-            if "sse-fcgi" in proc_cmdline(pid):
+            if proc_program(pid) == "sse-fcgi":
                 out.append(pid)
         return sorted(out)
 

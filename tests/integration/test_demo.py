@@ -21,9 +21,7 @@ DEMO = os.path.join(harness.SRCDIR, "scripts", "demo")
 
 
 def count(pids, program):
-    return sum(1 for pid in pids
-               if os.path.basename(harness.proc_cmdline(pid).split(" ")[0])
-               == program)
+    return sum(1 for pid in pids if harness.proc_program(pid) == program)
 
 
 def test_demo_serves_and_stops_everything():
