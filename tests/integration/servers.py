@@ -329,15 +329,20 @@ class ApacheFcgid(Apache):
                ("fcgid_module", "mod_fcgid.so"))
     example = "apache-fcgid.conf"
 
+    def fcgid_dir(self):
+        """mod_fcgid's socket directory: in the run directory, which the
+        harness keeps short enough for unix socket paths."""
+        return os.path.join(self.rundir, "fcgid")
+
     def extra_conf(self):
-        s = self.scratch
-        os.makedirs(os.path.join(s, "fcgid"), exist_ok=True)
+        ipc = self.fcgid_dir()
+        os.makedirs(ipc, exist_ok=True)
         if self.user:
             pw = pwd.getpwnam(self.user[0])
-            os.chown(os.path.join(s, "fcgid"), pw.pw_uid, pw.pw_gid)
-        out = ["FcgidIPCDir %s" % aquote(os.path.join(s, "fcgid")),
-               "FcgidProcessTableFile %s" % aquote(os.path.join(s,
-                                                                "fcgid.shm"))]
+            os.chown(ipc, pw.pw_uid, pw.pw_gid)
+        out = ["FcgidIPCDir %s" % aquote(ipc),
+               "FcgidProcessTableFile %s" % aquote(os.path.join(
+                   self.scratch, "fcgid.shm"))]
         # the example passes the SSE_ settings; the sanitizers' settings and
         # any test-specific worker variables come from here
         env = self.worker_vars()

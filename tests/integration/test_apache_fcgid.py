@@ -47,7 +47,7 @@ def streams_of(gw, pid):
     """Connected unix stream sockets a worker holds for requests: its
     FastCGI connections from mod_fcgid (the listening socket, fd 0, and
     ZeroMQ's sockets are not counted: see connections())."""
-    return len(connections(pid, os.path.join(gw.scratch, "fcgid", "")))
+    return len(connections(pid, os.path.join(gw.fcgid_dir(), "")))
 
 
 def connections(pid, ipcdir):
