@@ -634,24 +634,30 @@ def pids_mentioning(needles):
     return found
 
 
-def proc_cmdline(pid):
+def proc_argv(pid):
+    """pid's argument vector (str), or [] once it is gone."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+            raw = fh.read()
     except OSError:
-        return "?"
+        return []
+    # a process that rewrote its title may not end it with a NUL
+    if raw.endswith(b"\0"):
+        raw = raw[:-1]
+    return [a.decode(errors="replace") for a in raw.split(b"\0")] if raw \
+        else []
+
+
+def proc_cmdline(pid):
+    return " ".join(proc_argv(pid)) or "?"
 
 
 def proc_program(pid):
     """The file name of pid's argv[0] ("sse-fcgi"), or "?"; a substring of
     the whole command line would also match a broker whose endpoints lie in
     a directory named after the test (/tmp/sse-fcgi-con-...)."""
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            argv0 = fh.read().split(b"\0")[0]
-    except OSError:
-        return "?"
-    return os.path.basename(argv0.decode(errors="replace")) or "?"
+    argv = proc_argv(pid)
+    return os.path.basename(argv[0]) if argv and argv[0] else "?"
 
 
 class Gateway:
